@@ -1,0 +1,58 @@
+"""Unit tests of the sample app, run with the Flask test client."""
+
+import pytest
+
+import flaskapp
+from wsgi import app as wsgi_app
+
+
+@pytest.fixture()
+def client():
+    return flaskapp.create_app().test_client()
+
+
+def test_index_links_stylesheet_and_image(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "/static/style.css" in page
+    assert "/static/logo.png" in page
+    assert flaskapp.__version__ in page
+
+
+def test_static_files_are_served(client):
+    response = client.get("/static/style.css")
+    assert response.status_code == 200
+    assert response.mimetype == "text/css"
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_client_address_trusts_exactly_one_proxy_hop(client):
+    response = client.get(
+        "/api/client",
+        headers={"X-Forwarded-For": "203.0.113.9, 198.51.100.7", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "172.18.0.3"},
+    )
+    body = response.get_json()
+    # Only the last hop, the one nginx appended, is believed.
+    assert body["client"] == "198.51.100.7"
+    assert body["scheme"] == "https"
+    assert body["version"] == flaskapp.__version__
+
+
+def test_client_address_without_proxy_is_the_peer(client):
+    response = client.get("/api/client", environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    assert response.get_json()["client"] == "192.0.2.1"
+
+
+def test_unknown_path_is_404(client):
+    assert client.get("/no-such-page").status_code == 404
+
+
+def test_wsgi_module_exposes_the_app():
+    assert wsgi_app.test_client().get("/healthz").status_code == 200

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Build the images the local VPS and the tests need, without any registry:
+#   flask-vps/vps:<release>       Debian with systemd, python3 and sudo: the "VPS"
+#   flask-vps/python:3.13-slim    stand-in for the official python:3.13-slim
+#   flask-vps/nginx:1.26          stand-in for the official nginx image
+# The last two are also saved as archives under .cache/images/ so the app
+# role can ship them to the VPS (app_image_archives), as on an air-gapped host.
+# Each base comes from the official debian:<codename> image when it can be
+# pulled, otherwise from debootstrap. Existing images are kept; FORCE=1 rebuilds.
+#
+# Usage: scripts/build-images.sh [13] [12]     (default: 13)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cache="$here/.cache/images"
+mkdir -p "$cache"
+releases=("${@:-13}")
+
+codename() {
+  case "$1" in
+    12) echo bookworm ;;
+    13) echo trixie ;;
+    *) echo "unsupported Debian release '$1' (allowed: 12, 13)" >&2; exit 2 ;;
+  esac
+}
+
+have() { [ -z "${FORCE:-}" ] && docker image inspect "$1" >/dev/null 2>&1; }
+
+# flask-vps/debian:<release>: the official image, or a debootstrapped one.
+base_image() {
+  local release=$1 name="flask-vps/debian:$1" dist
+  dist=$(codename "$release")
+  have "$name" && return 0
+  if timeout 60 docker pull -q "debian:$dist" >/dev/null 2>&1; then
+    docker tag "debian:$dist" "$name"
+    return 0
+  fi
+  command -v debootstrap >/dev/null || {
+    echo "debian:$dist cannot be pulled and debootstrap is missing: apt-get install debootstrap" >&2
+    exit 1
+  }
+  local root
+  root=$(mktemp -d)
+  echo "building $name with debootstrap ($dist)"
+  debootstrap --variant=minbase "$dist" "$root" http://deb.debian.org/debian >/dev/null
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | docker import - "$name" >/dev/null
+  rm -rf "$root"
+}
+
+build() { # build NAME DOCKERFILE-DIR [build-arg...]
+  local name=$1 dir=$2
+  shift 2
+  have "$name" && return 0
+  echo "building $name"
+  local args=()
+  for arg in "$@"; do args+=(--build-arg "$arg"); done
+  docker build -q "${args[@]}" -t "$name" "$dir" >/dev/null
+}
+
+# Extra CA certificates (a TLS-intercepting proxy) are baked into the VPS
+# image only as the *controller's* trust store would be on a real machine; the
+# roles install them again from docker_extra_ca_certificates.
+for release in "${releases[@]}"; do
+  base_image "$release"
+  build "flask-vps/vps:$release" "$here/molecule/images/vps" "BASE=flask-vps/debian:$release"
+done
+
+# Base images for the app stack (Debian 13 userland, like the official ones).
+base_image 13
+build flask-vps/python:3.13-slim "$here/molecule/images/python" BASE=flask-vps/debian:13
+build flask-vps/nginx:1.26 "$here/molecule/images/nginx" BASE=flask-vps/debian:13
+
+for image in flask-vps/python:3.13-slim flask-vps/nginx:1.26; do
+  archive="$cache/$(echo "$image" | tr '/:' '__').tar.gz"
+  id=$(docker image inspect -f '{{.Id}}' "$image")
+  # Rewrite the archive only when the image changed, so the role's copy stays idempotent.
+  if [ ! -s "$archive" ] || [ "$(cat "$archive.id" 2>/dev/null)" != "$id" ]; then
+    docker save "$image" | gzip -1 >"$archive.tmp"
+    mv "$archive.tmp" "$archive"
+    echo "$id" >"$archive.id"
+  fi
+done
