@@ -1,0 +1,121 @@
+"""What a user of the default deployment sees on a fresh Debian 13 VPS."""
+
+import re
+import uuid
+from email.utils import parsedate_to_datetime
+
+import pytest
+
+from stack import SAMPLE_APP, copy_sample_app, docker, http, run_playbook
+
+STATIC_FILES = sorted(p for p in (SAMPLE_APP / "flaskapp" / "static").iterdir() if p.is_file())
+
+
+def container_id(host, service):
+    ids = docker(host, "ps", "-q", "--filter", f"label=com.docker.compose.service={service}").split()
+    assert len(ids) == 1, f"expected one running {service} container, found {ids}"
+    return ids[0]
+
+
+def test_docker_is_enabled_and_running(host):
+    service = host.service("docker")
+    assert service.is_enabled
+    assert service.is_running
+
+
+def test_compose_is_v2(host):
+    version = host.check_output("docker compose version --short")
+    assert re.match(r"v?2\.", version), version
+
+
+def test_port_80_listens_on_all_addresses(host):
+    assert host.socket("tcp://0.0.0.0:80").is_listening
+
+
+def test_port_8000_listens_on_loopback_only(host):
+    listening = [s for s in host.socket.get_listening_sockets() if s.endswith(":8000")]
+    assert listening == ["tcp://127.0.0.1:8000"]
+
+
+def test_port_8000_refuses_the_public_address(host):
+    public = host.check_output("hostname -I").split()[0]
+    assert http(host, 80, "/healthz", address=public).status == 200
+    result = host.run("python3 -c %s", f"import socket; socket.create_connection(('{public}', 8000), timeout=5)")
+    assert result.rc != 0 and "refused" in result.stderr.lower()
+
+
+@pytest.mark.parametrize(("port", "server"), [(80, "nginx"), (8000, "gunicorn")])
+def test_home_page(host, port, server):
+    response = http(host, port, "/")
+    assert response.status == 200
+    assert response.headers["server"].startswith(server)
+    assert "Hello from flask-vps" in response.text
+    assert 'id="version">1.0.0<' in response.text
+
+
+@pytest.mark.parametrize("port", [80, 8000])
+def test_healthz(host, port):
+    response = http(host, port, "/healthz")
+    assert response.status == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("port", [80, 8000])
+def test_unknown_path_is_404(host, port):
+    assert http(host, port, "/no/such/page").status == 404
+
+
+@pytest.mark.parametrize("static_file", STATIC_FILES, ids=lambda p: p.name)
+def test_static_files_are_served_by_nginx_for_30_days(host, static_file):
+    probe = uuid.uuid4().hex
+    response = http(host, 80, f"/static/{static_file.name}?probe={probe}")
+    assert response.status == 200
+    assert response.body == static_file.read_bytes()
+    assert response.headers["server"].startswith("nginx")
+    assert response.headers["cache-control"] == "max-age=2592000"
+    expires = parsedate_to_datetime(response.headers["expires"])
+    served = parsedate_to_datetime(response.headers["date"])
+    assert (expires - served).days == 30
+    # gunicorn logs every request it sees: this one never reached it.
+    assert probe not in docker(host, "logs", container_id(host, "app"))
+
+
+def test_app_sees_the_client_nginx_saw_not_a_forged_header(host):
+    probe = uuid.uuid4().hex
+    response = http(host, 80, f"/api/client?probe={probe}", headers={"X-Forwarded-For": "203.0.113.66"})
+    assert response.status == 200
+    client = response.json()["client"]
+    nginx = container_id(host, "nginx")
+    nginx_addresses = docker(host, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", nginx).split()
+    logged = [line for line in docker(host, "logs", nginx).splitlines() if probe in line]
+    assert len(logged) == 1
+    assert client == logged[0].split()[0], "the app must see the peer address nginx saw"
+    assert client not in nginx_addresses
+    assert client != "203.0.113.66"
+
+
+def test_rerun_without_changes_changes_and_restarts_nothing(host):
+    before = {s: container_id(host, s) for s in ("app", "nginx")}
+    started = {s: docker(host, "inspect", "-f", "{{.State.StartedAt}}", c) for s, c in before.items()}
+    result = run_playbook()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert re.search(r"changed=0\s+unreachable=0\s+failed=0", result.stdout), result.stdout[-3000:]
+    assert {s: container_id(host, s) for s in before} == before
+    assert {s: docker(host, "inspect", "-f", "{{.State.StartedAt}}", c) for s, c in before.items()} == started
+
+
+def test_code_change_is_served_after_a_rerun(host, tmp_path):
+    changed_app = copy_sample_app(tmp_path / "app", version="1.1.0")
+    try:
+        result = run_playbook("-e", f"app_src={changed_app}")
+        assert result.returncode == 0, result.stdout[-3000:]
+        for port in (80, 8000):
+            response = http(host, port, "/")
+            assert response.status == 200
+            assert 'id="version">1.1.0<' in response.text
+            assert http(host, port, "/api/client").json()["version"] == "1.1.0"
+    finally:
+        # Leave the VPS as converge made it, so the scenario can be verified again.
+        restored = run_playbook()
+        assert restored.returncode == 0, restored.stdout[-3000:]
+    assert 'id="version">1.0.0<' in http(host, 80, "/").text
