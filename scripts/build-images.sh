@@ -35,10 +35,13 @@ base_image() {
     docker tag "debian:$dist" "$name"
     return 0
   fi
-  command -v debootstrap >/dev/null || {
-    echo "debian:$dist cannot be pulled and debootstrap is missing: apt-get install debootstrap" >&2
-    exit 1
-  }
+  if ! command -v debootstrap >/dev/null; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "debian:$dist cannot be pulled and debootstrap is missing: apt-get install debootstrap" >&2
+      exit 1
+    fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  fi
   local root
   root=$(mktemp -d)
   echo "building $name with debootstrap ($dist)"
@@ -58,9 +61,6 @@ build() { # build NAME DOCKERFILE-DIR [build-arg...]
   docker build -q "${args[@]}" -t "$name" "$dir" >/dev/null
 }
 
-# Extra CA certificates (a TLS-intercepting proxy) are baked into the VPS
-# image only as the *controller's* trust store would be on a real machine; the
-# roles install them again from docker_extra_ca_certificates.
 for release in "${releases[@]}"; do
   base_image "$release"
   build "flask-vps/vps:$release" "$here/molecule/images/vps" "BASE=flask-vps/debian:$release"

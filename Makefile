@@ -1,0 +1,47 @@
+# The two commands:  make demo  (the app on a local VPS)  and  make test.
+SHELL := /bin/bash
+VENV := .venv
+UV_VERSION := 0.13.9
+# The machine's own Python makes the virtualenv (found before PATH changes below).
+HOST_PYTHON := $(shell command -v python3)
+UV := $(HOST_PYTHON) -m uv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# pytest must not leave bytecode in files/app: it would be pushed to the VPS.
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo demo-down test lint unit molecule venv docker images
+
+demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
+	scripts/demo.sh up
+
+demo-down:  ## Remove the local VPS
+	scripts/demo.sh down
+
+test: lint unit molecule  ## Everything CI runs
+
+lint: venv
+	yamllint .
+	ansible-lint
+
+# pytest exits 5 when a directory holds no tests yet; that is not a failure.
+unit: venv
+	cd files/app && pytest -q -p no:cacheprovider tests
+	pytest -q -p no:cacheprovider tests || [ $$? -eq 5 ]
+
+molecule: venv images
+	molecule test --all
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements.yml
+	$(UV) --version >/dev/null 2>&1 || $(HOST_PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) venv --quiet --allow-existing $(VENV)
+	$(UV) pip install --quiet -p $(VENV) -r requirements.txt
+	ansible-galaxy collection install -r requirements.yml
+	touch $@
+
+docker:
+	scripts/ensure-docker.sh
+
+images: docker
+	scripts/build-images.sh 13 12

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The local VPS: a Debian 13 container with systemd and its own Docker,
+# provisioned and deployed by site.yml like a real VPS.
+#   scripts/demo.sh up     start it (if needed) and run site.yml against it
+#   scripts/demo.sh down   remove it
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+name=vps-demo
+port=${DEMO_PORT:-8080}
+
+start_vps() {
+  if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = true ]; then
+    return 0
+  fi
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  # The same container settings as the Molecule platforms (see molecule/default/molecule.yml).
+  docker run -d --name "$name" --hostname "$name" \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
+    -v "$name-docker:/var/lib/docker" \
+    -p "127.0.0.1:$port:80" \
+    flask-vps/vps:13 >/dev/null
+  for _ in $(seq 60); do
+    state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
+    case "$state" in running | degraded) return 0 ;; esac
+    sleep 1
+  done
+  echo "the local VPS did not finish booting (systemctl is-system-running: $state)" >&2
+  exit 1
+}
+
+case "${1:-up}" in
+  up)
+    start_vps
+    ansible-playbook site.yml -i inventory/local.yml
+    echo
+    echo "The app answers at http://127.0.0.1:$port/"
+    ;;
+  down)
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    docker volume rm "$name-docker" >/dev/null 2>&1 || true
+    echo "$name removed"
+    ;;
+  *)
+    echo "usage: $0 up|down" >&2
+    exit 2
+    ;;
+esac
