@@ -93,10 +93,27 @@ def wait_for_systemd(target, timeout=90):
     raise RuntimeError(f"{target.name}: systemd did not finish booting (state {state!r})")
 
 
+def remove_stale_containers():
+    """Containers left by a run that was killed (its pid is gone)."""
+    names = docker("ps", "-a", "--filter", "label=flask-vps.test=preflight",
+                   "--format", "{{.Names}}").stdout.split()
+    for name in names:
+        pid = name.rsplit("-", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            docker("rm", "-f", "-v", name, check=False)
+        except PermissionError:
+            pass
+
+
 @pytest.fixture(scope="session")
 def targets():
     if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
         pytest.fail("the preflight suite needs a running Docker daemon")
+    remove_stale_containers()
     images = {"vps13": "flask-vps/vps:13", "vps12": "flask-vps/vps:12"}
     for image in images.values():
         if docker("image", "inspect", image, check=False).returncode != 0:

@@ -12,10 +12,11 @@ import json
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 
 def ev(**values):
