@@ -1,0 +1,267 @@
+"""Bad input is refused by the preflight play of site.yml before anything
+changes; good input passes it.
+
+Every bad case runs the real site.yml against a real test VPS and asserts
+that ansible-playbook fails, that the output names the offending variable or
+fact and what is allowed, that neither the docker nor the app role started,
+and that the VPS is exactly as it was before the run.
+"""
+
+import difflib
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ev(**values):
+    """Extra vars as JSON, so that types survive (-e k=v makes strings)."""
+    return json.dumps(values)
+
+
+@pytest.fixture(scope="session")
+def apps(tmp_path_factory):
+    """Copies of the sample app with one required file missing, and keys."""
+    base = tmp_path_factory.mktemp("apps")
+    made = {}
+    for missing in ("requirements.txt", "Dockerfile"):
+        path = base / f"without-{missing}"
+        shutil.copytree(REPO / "files" / "app", path)
+        (path / missing).unlink()
+        made[missing] = str(path)
+    key = base / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deploy@test",
+                    "-f", str(key)], check=True)
+    made["public_key"] = (base / "id_ed25519.pub").read_text().strip()
+    kind, blob, comment = made["public_key"].split()
+    made["cut_key"] = f"{kind} {blob[:40]} {comment}"
+    return made
+
+
+def occupy_port(port):
+    def setup(target):
+        target.exec(f"cd / && exec python3 -m http.server {port} >/dev/null 2>&1 </dev/null &")
+        deadline = time.monotonic() + 10
+        while f":{port} " not in target.exec("ss -ltnH").stdout:
+            assert time.monotonic() < deadline, f"nothing listens on {port} in {target.name}"
+            time.sleep(0.2)
+
+    def teardown(target):
+        target.exec(f"pkill -f 'http.server {port}'", check=False)
+
+    return setup, teardown
+
+
+def fake_os(os_release, debian_version):
+    saved = {}
+
+    def setup(target):
+        saved["debian_version"] = target.exec("cat /etc/debian_version").stdout
+        target.exec(f"rm /etc/os-release && printf '{os_release}' > /etc/os-release"
+                    f" && echo {debian_version} > /etc/debian_version")
+
+    def teardown(target):
+        target.exec("rm -f /etc/os-release && ln -s ../usr/lib/os-release /etc/os-release"
+                    f" && printf %s '{saved['debian_version']}' > /etc/debian_version")
+
+    return setup, teardown
+
+
+DEBIAN_11 = ('PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\\nNAME="Debian GNU/Linux"\\n'
+             'VERSION_ID="11"\\nVERSION="11 (bullseye)"\\nVERSION_CODENAME=bullseye\\nID=debian\\n')
+UBUNTU_2404 = ('PRETTY_NAME="Ubuntu 24.04 LTS"\\nNAME="Ubuntu"\\nVERSION_ID="24.04"\\n'
+               'VERSION="24.04 LTS (Noble Numbat)"\\nVERSION_CODENAME=noble\\nID=ubuntu\\n'
+               'ID_LIKE=debian\\nUBUNTU_CODENAME=noble\\n')
+
+# id, inventory (target), extra vars, strings the output must contain, setup
+BAD = [
+    ("docker-source-unknown", "vps13", ["docker_install_from=snap"],
+     ["docker_install_from", "one of: docker, debian", "got: snap"], None),
+    ("http-port-not-a-number", "vps13", ["app_http_port=eighty"],
+     ["app_http_port", "convert to int"], None),
+    ("environment-not-a-dict", "vps13", [ev(app_environment=["DEBUG=1"])],
+     ["app_environment", "convert to dict"], None),
+    ("image-archive-without-path", "vps13",
+     [ev(app_image_archives=[{"image": "python:3.13-slim"}])],
+     ["app_image_archives", "archive"], None),
+    ("disk-threshold-not-a-number", "vps13", ["preflight_min_free_disk_mb=lots"],
+     ["preflight_min_free_disk_mb", "int"], None),
+    ("wsgi-target-without-colon", "vps13", ["app_wsgi_target=wsgi.app"],
+     ["app_wsgi_target", "module:attr", "module:factory()"], None),
+    ("wsgi-target-with-arguments", "vps13", ["app_wsgi_target=wsgi:create_app(debug=True)"],
+     ["app_wsgi_target", "module:attr", "module:factory()"], None),
+    ("http-port-out-of-range", "vps13", [ev(app_http_port=70000)],
+     ["app_http_port=70000", "1-65535"], None),
+    ("gunicorn-port-zero", "vps13", [ev(app_gunicorn_port=0)],
+     ["app_gunicorn_port=0", "1-65535"], None),
+    ("ssh-port-out-of-range", "vps13", [ev(provision_ssh_port=65536)],
+     ["provision_ssh_port=65536", "1-65535"], None),
+    ("gunicorn-port-collides-with-http", "vps13", [ev(app_gunicorn_port=80)],
+     ["app_gunicorn_port and app_http_port are both 80", "each on a port of their own"], None),
+    ("ssh-port-collides-with-gunicorn", "vps13", [ev(firewall_ssh_port=8000)],
+     ["app_gunicorn_port and firewall_ssh_port are both 8000", "each on a port of their own"],
+     None),
+    ("server-name-with-bad-characters", "vps13", ["app_server_name=my_site!"],
+     ["app_server_name", "not a host name", "example.com www.example.com", "_ for any Host"],
+     None),
+    ("server-name-empty-label", "vps13", ["app_server_name=example..com"],
+     ["app_server_name", "not a host name", "_ for any Host"], None),
+    ("memory-limit-words", "vps13", ["app_memory_limit=lots"],
+     ["app_memory_limit", "not a memory size", "b, k, m or g", "512m"], None),
+    ("memory-limit-with-space", "vps13", [ev(app_memory_limit="512 MB")],
+     ["app_memory_limit", "not a memory size", "512m"], None),
+    ("ssh-key-garbage", "vps13", [ev(deploy_user_ssh_public_key="ssh-ed25519 notakey me@x")],
+     ["deploy_user_ssh_public_key", "not an SSH public key", "ssh-ed25519 AAAA"], None),
+    ("ssh-key-truncated", "vps13", ["@cut_key"],
+     ["deploy_user_ssh_public_key", "not an SSH public key", "one OpenSSH public key per line"],
+     None),
+    ("app-src-missing", "vps13", ["app_src=/nonexistent/app"],
+     ["app_src=\"/nonexistent/app\"", "not a directory", "requirements.txt", "Dockerfile"], None),
+    ("app-src-without-requirements", "vps13", ["@app_src=requirements.txt"],
+     ["app_src=", "lacks requirements.txt", "WSGI module", "Dockerfile"], None),
+    ("app-src-without-dockerfile", "vps13", ["@app_src=Dockerfile"],
+     ["app_src=", "lacks a Dockerfile", "requirements.txt"], None),
+    ("app-src-without-wsgi-module", "vps13", ["app_wsgi_target=main:app"],
+     ["app_src=", "lacks the WSGI module main", "app_wsgi_target=main:app", "main.py"], None),
+    ("debian-docker-on-debian-12", "vps12", [],
+     ["docker_install_from=debian is not allowed on Debian 12",
+      "Allowed on this host: docker_install_from=docker"], None),
+    ("debian-11", "fake", [],
+     ["distribution", "Debian 11", "bullseye", "Allowed: Debian 12 (bookworm), Debian 13 (trixie)"],
+     fake_os(DEBIAN_11, "11.11")),
+    ("ubuntu", "fake", [],
+     ["distribution", "Ubuntu 24.04", "Allowed: Debian 12 (bookworm), Debian 13 (trixie)"],
+     fake_os(UBUNTU_2404, "trixie/sid")),
+    ("32-bit-architecture", "fake32", [],
+     ["ansible_facts['architecture'] is i386", "Allowed: x86_64, aarch64"], None),
+    ("python-missing", "nopy", [],
+     ["Python is missing on the VPS", "python3", "ansible_python_interpreter"], None),
+    ("too-little-disk", "vps13", [ev(preflight_min_free_disk_mb=100_000_000)],
+     ["Not enough free disk space", "preflight_min_free_disk_mb asks for at least 100000000 MB"],
+     None),
+    ("port-80-taken", "vps13", [],
+     ["Port 80 (app_http_port) on the VPS is already taken by python3", "not this stack",
+      "Allowed: a free port"], occupy_port(80)),
+    ("port-443-taken", "vps13", [],
+     ["Port 443 (HTTPS port) on the VPS is already taken by python3", "Allowed: a free port"],
+     occupy_port(443)),
+    ("http-port-moved-onto-busy-port", "vps13", [ev(app_http_port=8080)],
+     ["Port 8080 (app_http_port) on the VPS is already taken by python3"], occupy_port(8080)),
+]
+
+
+def expand(extra_vars, apps):
+    """@name placeholders stand for values made at run time."""
+    out = []
+    for value in extra_vars:
+        if value == "@cut_key":
+            out.append(ev(deploy_user_ssh_public_key=apps["cut_key"]))
+        elif value.startswith("@app_src="):
+            out.append(ev(app_src=apps[value.split("=", 1)[1]]))
+        else:
+            out.append(value)
+    return out
+
+
+def assert_unchanged(before, after, name):
+    if before != after:
+        diff = "\n".join(difflib.unified_diff(before.splitlines(), after.splitlines(),
+                                              "before", "after", lineterm="", n=0))
+        pytest.fail(f"{name} changed during the run:\n{diff[:4000]}")
+
+
+def assert_refused_before_changes(run):
+    assert run.rc != 0, run
+    assert "Traceback" not in run.output, run
+    assert "TASK [docker" not in run.output, run
+    assert "TASK [app" not in run.output, run
+
+
+@pytest.mark.parametrize(
+    "inventory,extra_vars,expected,hooks",
+    [pytest.param(*case[1:], id=case[0]) for case in BAD],
+)
+def test_bad_input_is_refused_before_any_change(targets, run_playbook, apps,
+                                                inventory, extra_vars, expected, hooks):
+    target = targets[inventory]
+    setup, teardown = hooks or (None, None)
+    if setup:
+        setup(target)
+    try:
+        before = target.snapshot()
+        run = run_playbook(inventory, expand(extra_vars, apps))
+        after = target.snapshot()
+    finally:
+        if teardown:
+            teardown(target)
+    if run.rc == 0 or before != after:
+        target.reset()  # keep the next cases' target clean
+    assert_refused_before_changes(run)
+    for text in expected:
+        assert text in run.output, f"{text!r} missing from the output:\n{run!r}"
+    assert_unchanged(before, after, target.name)
+
+
+def test_unreachable_host_stops_every_host(targets, run_playbook):
+    """One host cannot be reached: Ansible says so, and the reachable host is
+    not provisioned either."""
+    target = targets["vps13"]
+    before = target.snapshot()
+    run = run_playbook("unreachable")
+    after = target.snapshot()
+    assert_refused_before_changes(run)
+    assert "UNREACHABLE!" in run.output, run
+    assert "Connection refused" in run.output, run
+    assert "unreachable=1" in run.output, run
+    assert_unchanged(before, after, target.name)
+
+
+def test_missing_sudo_is_ansibles_own_error(targets, run_playbook):
+    """A login user without sudo rights: sudo's own refusal, no change."""
+    target = targets["vps13"]
+    before = target.snapshot()
+    run = run_playbook("vps13", ["ansible_user=nobody"])
+    after = target.snapshot()
+    assert_refused_before_changes(run)
+    assert "sudo: a password is required" in run.output, run
+    assert_unchanged(before, after, target.name)
+
+
+# Good input: the preflight play passes, reports no change, changes nothing.
+GOOD = [
+    ("debian-13-local-settings", "vps13", []),
+    ("debian-12-docker-ce", "vps12", ["docker_install_from=docker"]),
+    ("every-checked-variable-set", "vps13", [
+        "@good_values",
+    ]),
+]
+
+
+@pytest.mark.parametrize("inventory,extra_vars",
+                         [pytest.param(*case[1:], id=case[0]) for case in GOOD])
+def test_good_input_passes_preflight(targets, run_playbook, apps, inventory, extra_vars):
+    if extra_vars == ["@good_values"]:
+        extra_vars = [ev(
+            app_wsgi_target="flaskapp:create_app()",
+            app_src=str(REPO / "files" / "app"),
+            app_http_port=8080,
+            app_gunicorn_port=8001,
+            provision_ssh_port=2222,
+            firewall_ssh_port=2222,  # the SSH port may be named twice
+            app_server_name="example.com www.example.com *.example.org",
+            app_memory_limit="512m",
+            deploy_user_ssh_public_key=apps["public_key"] + "\n" + apps["public_key"],
+            preflight_min_free_disk_mb=1,
+        )]
+    target = targets[inventory]
+    before = target.snapshot()
+    run = run_playbook(inventory, extra_vars, playbook="playbooks/preflight.yml")
+    after = target.snapshot()
+    assert run.rc == 0, run
+    assert "failed=0" in run.output and "changed=0" in run.output, run
+    assert_unchanged(before, after, target.name)
