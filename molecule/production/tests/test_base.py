@@ -12,3 +12,8 @@ def test_unattended_upgrades_run_daily(vps):
 def test_security_archive_is_upgraded(vps):
     origins = vps.check_output("apt-config dump Unattended-Upgrade::Origins-Pattern")
     assert "label=Debian-Security" in origins
+
+
+def test_security_archive_is_an_apt_source(vps):
+    policy = vps.check_output("apt-cache policy")
+    assert "-security" in policy
