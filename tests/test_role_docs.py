@@ -55,7 +55,8 @@ def parse_default(cell):
     (templates like `{{ role_path }}/x`) is compared as written."""
     text = cell.strip()
     assert text.startswith("`") and text.endswith("`"), f"default not in backticks: {cell}"
-    text = text[1:-1]
+    # GitHub's tables need a | escaped even inside code.
+    text = text[1:-1].replace("\\|", "|")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:

@@ -56,3 +56,16 @@ def test_unknown_path_is_404(client):
 
 def test_wsgi_module_exposes_the_app():
     assert wsgi_app.test_client().get("/healthz").status_code == 200
+
+
+def test_secret_key_comes_from_the_secret_file(tmp_path, monkeypatch):
+    (tmp_path / "secret_key").write_text("from-the-vault\n", encoding="utf-8")
+    monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
+    assert flaskapp.create_app().secret_key == "from-the-vault"
+
+
+def test_secret_key_without_secret_file_is_random(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
+    first, second = flaskapp.create_app().secret_key, flaskapp.create_app().secret_key
+    assert len(first) == 64
+    assert first != second

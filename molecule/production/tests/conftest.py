@@ -1,0 +1,105 @@
+"""Shared helpers of the production scenario's tests.
+
+The VPS is reached three ways, like in real life: over SSH with the test key
+(as the deploy user), from the "internet" container on the VPS's network,
+and through `docker exec` for root's view of its state.
+"""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import testinfra
+import yaml
+
+VPS = "production-vps"
+INTERNET = "production-internet"
+SITE = "flask-vps.test"
+SSH_PORT = 18422
+SCENARIO_DIR = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def vps():
+    return testinfra.get_host(f"docker://{VPS}")
+
+
+@pytest.fixture(scope="session")
+def internet():
+    return testinfra.get_host(f"docker://{INTERNET}")
+
+
+@pytest.fixture(scope="session")
+def ephemeral_dir():
+    return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+
+
+@pytest.fixture(scope="session")
+def ssh_key(ephemeral_dir):
+    return ephemeral_dir / "id_ed25519"
+
+
+@pytest.fixture(scope="session")
+def secret_key():
+    """The vaulted SECRET_KEY, decrypted with the scenario's test password."""
+    out = subprocess.run(
+        [
+            "ansible-vault", "view",
+            "--vault-password-file", str(SCENARIO_DIR / "vault-password"),
+            str(SCENARIO_DIR / "host_vars" / VPS / "vault.yml"),
+        ],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    value = yaml.safe_load(out)["vault_app_secret_key"]
+    assert len(value) >= 32
+    return value
+
+
+def ssh(key, user, command, port=SSH_PORT):
+    """Log in from the controller with the test key, as a user would."""
+    return subprocess.run(
+        [
+            "ssh", "-i", str(key), "-p", str(port),
+            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+            f"{user}@127.0.0.1", command,
+        ],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def curl(internet, path="/", host=SITE, args=""):
+    """curl from the internet; returns (curl exit code, status, headers)."""
+    result = internet.run(
+        f"curl -sS -m 10 -o /dev/null -D - -H 'Host: {host}' {args} 'http://{VPS}{path}'"
+    )
+    lines = result.stdout.replace("\r", "").splitlines()
+    status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else None
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    return result.rc, status, headers
+
+
+def tcp_open(internet, port, target=VPS):
+    return internet.run(f"timeout 3 bash -c 'exec 3<>/dev/tcp/{target}/{port}'").rc == 0
+
+
+def wait_serving(internet, since, timeout=60):
+    """Seconds from `since` until the site answers 200 through nginx."""
+    while time.monotonic() - since < timeout:
+        rc, status, _ = curl(internet, "/healthz", args="-m 3")
+        if status == 200:
+            return time.monotonic() - since
+        time.sleep(1)
+    pytest.fail(f"the site did not serve again within {timeout} s")
+
+
+def inspect(vps, name):
+    return json.loads(vps.check_output(f"docker inspect {name}"))[0]

@@ -1,0 +1,70 @@
+"""nginx as seen from the internet."""
+
+import json
+import time
+
+import pytest
+
+from conftest import SITE, VPS, curl
+
+HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "SAMEORIGIN",
+    "referrer-policy": "strict-origin-when-cross-origin",
+}
+
+
+@pytest.mark.parametrize("path,expected", [("/", 200), ("/static/style.css", 200), ("/no-such-page", 404)])
+def test_security_headers_and_no_version(internet, path, expected):
+    rc, status, headers = curl(internet, path)
+    assert status == expected
+    assert headers["server"] == "nginx"
+    for name, value in HEADERS.items():
+        assert headers.get(name) == value, name
+
+
+def test_text_is_gzipped(internet):
+    rc, status, headers = curl(internet, "/", args="-H 'Accept-Encoding: gzip'")
+    assert status == 200
+    assert headers.get("content-encoding") == "gzip"
+
+
+def test_body_over_the_limit_gets_413(internet):
+    big = internet.run(
+        "head -c 2000000 /dev/zero | curl -s -m 10 -o /dev/null -w '%{http_code}'"
+        f" -H 'Host: {SITE}' --data-binary @- http://{VPS}/"
+    )
+    small = internet.run(
+        "head -c 100000 /dev/zero | curl -s -m 10 -o /dev/null -w '%{http_code}'"
+        f" -H 'Host: {SITE}' --data-binary @- http://{VPS}/"
+    )
+    assert big.stdout == "413"
+    # Within the limit the app answers (GET-only route: 405).
+    assert small.stdout == "405"
+
+
+def test_unknown_host_is_closed_without_answer(internet):
+    rc, status, _ = curl(internet, "/", host="not-this-site.example")
+    assert rc == 52  # curl: empty reply from server
+    assert status is None
+    assert curl(internet, "/")[1] == 200
+
+
+def test_app_trusts_one_proxy_hop(internet):
+    address = internet.check_output("hostname -I").split()[0]
+    body = json.loads(internet.check_output(
+        f"curl -sS -m 5 -H 'Host: {SITE}' -H 'X-Forwarded-For: 203.0.113.66' http://{VPS}/api/client"
+    ))
+    assert body["client"] == address
+    assert body["host"] == SITE
+
+
+def test_rate_limit_answers_429(internet):
+    codes = internet.check_output(
+        "for i in $(seq 40); do curl -s -m 5 -o /dev/null -w '%{http_code}\\n'"
+        f" -H 'Host: {SITE}' http://{VPS}/healthz; done"
+    ).split()
+    assert codes[0] == "200"
+    assert "429" in codes
+    assert set(codes) <= {"200", "429"}
+    time.sleep(3)  # let the bucket drain for the tests that follow

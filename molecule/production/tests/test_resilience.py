@@ -1,0 +1,52 @@
+"""Restarts end with the site serving again within 60 s, with nothing lost."""
+
+import subprocess
+import time
+
+import pytest
+
+from conftest import VPS, curl, ssh, wait_serving
+
+
+def state(vps):
+    """What must survive: the release served, the secret, the stack's files."""
+    return {
+        "image": vps.check_output("docker inspect -f '{{.Config.Image}}' flaskapp-app-1"),
+        "secret": vps.check_output("docker exec flaskapp-app-1 sha256sum /run/secrets/secret_key"),
+        "files": vps.check_output("cd /srv/flaskapp && find . -type f | sort | xargs sha256sum"),
+        "compose": vps.check_output("docker compose --project-directory /srv/flaskapp ps --format '{{.Name}}'"),
+    }
+
+
+@pytest.fixture(scope="module")
+def before(vps, internet):
+    assert curl(internet, "/healthz")[1] == 200
+    return state(vps)
+
+
+def test_docker_restart(vps, internet, before):
+    start = time.monotonic()
+    vps.check_output("systemctl restart docker")
+    assert wait_serving(internet, start) < 60
+    assert state(vps) == before
+
+
+def test_vps_reboot(vps, internet, ssh_key, before):
+    subprocess.run(["docker", "restart", "-t", "20", VPS], check=True, capture_output=True)
+    booted = time.monotonic()
+    assert wait_serving(internet, booted) < 60
+    assert state(vps) == before
+    assert vps.run("nft list table inet firewall").rc == 0
+    assert ssh(ssh_key, "deploy", "true").returncode == 0
+
+
+def test_app_killed(vps, internet, before):
+    # Wait until the stack is fully up again after the reboot above.
+    vps.check_output(
+        "for i in $(seq 60); do [ \"$(docker inspect -f '{{.State.Health.Status}}' flaskapp-app-1)\" = healthy ] && exit 0; sleep 1; done; exit 1"
+    )
+    start = time.monotonic()
+    vps.check_output("docker kill flaskapp-app-1")
+    assert curl(internet, "/healthz")[1] != 200  # really down
+    assert wait_serving(internet, start) < 60
+    assert state(vps) == before

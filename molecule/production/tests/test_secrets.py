@@ -1,0 +1,46 @@
+"""The vaulted SECRET_KEY reaches the app, and nowhere else."""
+
+import subprocess
+
+from conftest import SCENARIO_DIR
+
+
+def test_secret_files_are_root_owned_and_only_the_app_group_reads(vps):
+    directory = vps.file("/srv/flaskapp/secrets")
+    assert (directory.uid, directory.gid, directory.mode) == (0, 0, 0o700)
+    secret = vps.file("/srv/flaskapp/secrets/secret_key")
+    assert (secret.uid, secret.gid, secret.mode) == (0, 10001, 0o440)
+
+
+def test_app_reads_the_secret_other_users_cannot(vps, secret_key):
+    assert vps.check_output("docker exec flaskapp-app-1 cat /run/secrets/secret_key") == secret_key
+    assert vps.run("docker exec -u 12345:12345 flaskapp-app-1 cat /run/secrets/secret_key").rc != 0
+
+
+def test_secret_absent_from_docker_inspect(vps, secret_key):
+    names = vps.check_output("docker ps -a --format '{{.Names}}'").split()
+    output = vps.check_output(f"docker inspect {' '.join(names)}")
+    assert "/run/secrets/secret_key" in output  # the mount is there...
+    assert secret_key not in output  # ...its content is not
+    env = vps.check_output("docker exec flaskapp-app-1 env")
+    assert secret_key not in env
+
+
+def test_secret_absent_from_the_compose_file(vps, secret_key):
+    compose = vps.file("/srv/flaskapp/compose.yml").content_string
+    assert "secrets:" in compose
+    assert secret_key not in compose
+
+
+def test_secret_absent_from_play_output(ephemeral_dir, secret_key):
+    log = (ephemeral_dir / "ansible.log").read_text(encoding="utf-8")
+    assert "Write the app secrets" in log
+    assert secret_key not in log
+
+
+def test_secret_absent_from_the_repository_in_plain_text(secret_key):
+    found = subprocess.run(
+        ["git", "grep", "-q", "--fixed-strings", secret_key],
+        cwd=SCENARIO_DIR, check=False,
+    )
+    assert found.returncode == 1

@@ -1,0 +1,50 @@
+"""sshd as a user meets it: keys only, no root, no forwarding."""
+
+from conftest import INTERNET, VPS, ssh
+
+
+def test_sshd_effective_settings(vps):
+    settings = dict(
+        line.split(" ", 1) for line in vps.check_output("sshd -T").splitlines() if " " in line
+    )
+    assert settings["port"] == "22"
+    assert settings["passwordauthentication"] == "no"
+    assert settings["kbdinteractiveauthentication"] == "no"
+    assert settings["permitrootlogin"] == "no"
+    assert settings["maxauthtries"] == "3"
+    assert settings["x11forwarding"] == "no"
+    assert settings["allowagentforwarding"] == "no"
+    assert settings["allowtcpforwarding"] == "no"
+    assert settings["permittunnel"] == "no"
+
+
+def test_provider_dropin_does_not_weaken_sshd(vps):
+    # prepare.yml left the provider's "PasswordAuthentication yes" in place.
+    assert "PasswordAuthentication yes" in vps.file("/etc/ssh/sshd_config.d/50-provider.conf").content_string
+
+
+def test_deploy_user_logs_in_with_key_and_becomes_root(ssh_key):
+    result = ssh(ssh_key, "deploy", "id -un && sudo -n id -u")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["deploy", "0"]
+
+
+def test_root_key_login_refused(ssh_key):
+    result = ssh(ssh_key, "root", "true")
+    assert result.returncode == 255
+    assert "Permission denied" in result.stderr
+
+
+def test_password_login_refused(internet):
+    # The same password logged in during prepare, before the hardening.
+    result = internet.run(
+        "sshpass -p provider-password ssh -o StrictHostKeyChecking=no"
+        " -o UserKnownHostsFile=/dev/null -o PubkeyAuthentication=no"
+        f" -o ConnectTimeout=10 root@{VPS} true"
+    )
+    assert result.rc != 0
+    assert "Permission denied (publickey)" in result.stderr
+
+
+def test_deploy_user_password_is_locked(vps):
+    assert vps.check_output("passwd -S deploy").split()[1] == "L"
