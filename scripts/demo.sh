@@ -8,12 +8,14 @@ cd "$(dirname "$0")/.."
 
 name=vps-demo
 port=${DEMO_PORT:-8080}
+ssh_port=2222  # inventory/local.yml reaches the VPS's sshd here
 
 start_vps() {
   if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = true ]; then
     return 0
   fi
   docker rm -f "$name" >/dev/null 2>&1 || true
+  rm -f .cache/ssh/known_hosts
   # The same container settings as the Molecule platforms (see molecule/default/molecule.yml).
   docker run -d --name "$name" --hostname "$name" \
     --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
@@ -21,7 +23,7 @@ start_vps() {
     --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
     -v "$name-docker:/var/lib/docker" \
-    -p "127.0.0.1:$port:80" \
+    -p "127.0.0.1:$port:80" -p "127.0.0.1:$ssh_port:22" \
     flask-vps/vps:13 >/dev/null
   for _ in $(seq 60); do
     state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
@@ -34,8 +36,16 @@ start_vps() {
 
 case "${1:-up}" in
   up)
+    fresh=$(docker inspect "$name" >/dev/null 2>&1 && echo no || echo yes)
     start_vps
+    ansible-playbook playbooks/local_vps_handover.yml -i inventory/local.yml
     ansible-playbook site.yml -i inventory/local.yml
+    # A new VPS takes two runs, as a real one does: the first logs in as root
+    # and creates the deploy user, the second logs in as deploy and closes
+    # root's SSH login.
+    if [ "$fresh" = yes ]; then
+      ansible-playbook site.yml -i inventory/local.yml
+    fi
     echo
     echo "The app answers at http://127.0.0.1:$port/"
     ;;
