@@ -56,3 +56,20 @@ def test_unknown_path_is_404(client):
 
 def test_wsgi_module_exposes_the_app():
     assert wsgi_app.test_client().get("/healthz").status_code == 200
+
+
+def test_notes_need_the_database(tmp_path):
+    client = flaskapp.create_app(data_dir=str(tmp_path)).test_client()
+    assert client.get("/api/notes").status_code == 503
+
+
+def test_cli_creates_the_schema_and_counts_notes(tmp_path):
+    app = flaskapp.create_app(data_dir=str(tmp_path))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    assert runner.invoke(args=["init-db"]).exit_code == 0  # idempotent
+    result = runner.invoke(args=["add-note", "hello"])
+    assert result.exit_code == 0
+    assert "notes: 1" in result.output
+    assert (tmp_path / "app.db").is_file()
+    assert app.test_client().get("/api/notes").get_json() == {"count": 1}
