@@ -49,8 +49,10 @@ def run_playbook(playbook, inventory, extra_vars=None, check=False):
     argv = ["ansible-playbook", "-i", str(inventory), str(PROJECT_DIR / playbook)]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
+    # Plain output, whatever Molecule asked for, so it can be read back.
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0"}
     started = time.monotonic()
-    done = subprocess.run(argv, cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = subprocess.run(argv, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = done.stdout
     print(f"$ {' '.join(argv)}  ({time.monotonic() - started:.1f} s, rc {done.returncode})\n{output[-6000:]}")
     if check:
@@ -60,6 +62,7 @@ def run_playbook(playbook, inventory, extra_vars=None, check=False):
 
 def recap(output):
     """The PLAY RECAP counters of the last play, e.g. {'ok': 40, 'changed': 3, ...}."""
+    output = re.sub(r"\x1b\[[0-9;]*m", "", output)
     lines = [line for line in output.splitlines() if re.search(r"\bok=\d+", line)]
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
 
