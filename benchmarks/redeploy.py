@@ -99,10 +99,14 @@ def inventory(tmp):
     inv.mkdir()
     (inv / "hosts.yml").write_text(
         f"vps:\n  hosts:\n    {CONTAINER}:\n      ansible_connection: community.docker.docker\n"
-        f"local_vps:\n  hosts:\n    {CONTAINER}:\n"
-        "  vars:\n    app_nginx_user: www-data\n")
+        f"local_vps:\n  hosts:\n    {CONTAINER}:\n")
     (inv / "group_vars").symlink_to(PROJECT_DIR / "inventory" / "group_vars")
     return inv
+
+
+def deploy(playbook, inv, src):
+    # local_vps_project_dir: where the group_vars find the base image archives.
+    run_playbook(playbook, inv, {"app_src": str(src), "local_vps_project_dir": str(PROJECT_DIR)}, check=True)
 
 
 def copy_into_vps(src, dest):
@@ -124,13 +128,22 @@ def main():
     parser.add_argument("--keep", action="store_true", help=f"keep the {CONTAINER} container")
     args = parser.parse_args()
 
+    try:
+        ours, naive, served = measure(args)
+    finally:
+        if not args.keep:
+            subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True)
+    report(args, ours, naive, served)
+
+
+def measure(args):
     with tempfile.TemporaryDirectory() as tmp:
         print(f"starting {CONTAINER} and deploying version 1 (a few minutes)...", file=sys.stderr)
         start_vps()
         inv = inventory(tmp)
         v1 = make_app(Path(tmp) / "v1", version="1.0.0")
         v2 = make_app(Path(tmp) / "v2", version="2.0.0")
-        run_playbook("site.yml", inv, {"app_src": str(v1)}, check=True)
+        deploy("site.yml", inv, v1)
 
         # The naive stack next to it, built from the same version 1 source.
         vps(f"mkdir -p {NAIVE_DIR}/conf.d && cat > {NAIVE_DIR}/compose.yml", NAIVE_COMPOSE)
@@ -141,7 +154,7 @@ def main():
         print("measuring this project's redeploy...", file=sys.stderr)
         ours = timed_under_load(
             "http://127.0.0.1/api/client", args.clients,
-            lambda: run_playbook("playbooks/deploy.yml", inv, {"app_src": str(v2)}, check=True))
+            lambda: deploy("playbooks/deploy.yml", inv, v2))
 
         print("measuring docker compose up -d --build...", file=sys.stderr)
         copy_into_vps(v2, f"{NAIVE_DIR}/app")
@@ -150,10 +163,10 @@ def main():
             lambda: vps(f"cd {NAIVE_DIR} && docker compose up -d --build 2>&1"))
         # Version 2 really went live on both.
         served = [vps(f"curl -s http://127.0.0.1:{port}/api/client") for port in (80, 8080)]
+    return ours, naive, served
 
-    if not args.keep:
-        subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True)
 
+def report(args, ours, naive, served):
     rows = [("flask-vps release switch (`playbooks/deploy.yml`)", *ours),
             ("naive `docker compose up -d --build`", *naive)]
     print(f"\nCode-only change, {args.clients} clients on the VPS, one connection per request.\n")
