@@ -114,15 +114,11 @@ def refused(host, tmp_path_factory, name, reason, extra=None, **changes):
     assert rc != 0, output
     release = re.search(r"Deploying release (\w+)", output).group(1)
     assert f"Release {release} of flaskapp refused: {reason}" in output
-    assert f"The live release {releases_live(host)} keeps serving." in output
+    assert f"The live release {live_release(host)} keeps serving." in output
     assert_no_failures(load)
     # Nothing of the refused release runs; the previous one serves untouched.
     assert all(release not in name for name in app_containers(host))
     return output, load
-
-
-def releases_live(host):
-    return live_release(host)
 
 
 def test_release_that_fails_to_import_is_refused(host, tmp_path_factory, releases):
