@@ -50,10 +50,16 @@ def readme_table(readme):
     return rows
 
 
+REQUIRED = object()
+
+
 def parse_default(cell):
     """A default cell is `value` in YAML; text that YAML reads differently
-    (templates like `{{ role_path }}/x`) is compared as written."""
+    (templates like `{{ role_path }}/x`) is compared as written. A required
+    option without a default says "required"."""
     text = cell.strip()
+    if text == "required":
+        return REQUIRED
     assert text.startswith("`") and text.endswith("`"), f"default not in backticks: {cell}"
     # GitHub's tables need a | escaped even inside code.
     text = text[1:-1].replace("\\|", "|")
@@ -64,15 +70,20 @@ def parse_default(cell):
     return text if isinstance(value, dict) and "{{" in text else value
 
 
-def spec_options(role):
-    specs = load_yaml(role / "meta" / "argument_specs.yml") or {}
-    return (specs.get("argument_specs", {}).get("main") or {}).get("options") or {}
+def spec_options(role, entry_points=None):
+    """Options of the role's entry points (all of them unless named)."""
+    specs = (load_yaml(role / "meta" / "argument_specs.yml") or {}).get("argument_specs") or {}
+    options = {}
+    for name, entry_point in specs.items():
+        if entry_points is None or name in entry_points:
+            options.update((entry_point or {}).get("options") or {})
+    return options
 
 
 @pytest.mark.parametrize("role", ROLES, ids=[r.name for r in ROLES])
 def test_every_default_has_an_argument_spec(role):
     defaults = load_yaml(role / "defaults" / "main.yml") or {}
-    options = spec_options(role)
+    options = spec_options(role, ["main"])
     missing = sorted(set(defaults) - set(options))
     assert not missing, f"{role.name}: defaults/main.yml variables without an argument spec: {missing}"
     for name, value in defaults.items():
@@ -103,6 +114,7 @@ def test_readme_table_matches_argument_specs(role):
         f"only in README {sorted(set(table) - set(options))}, "
         f"only in argument_specs {sorted(set(options) - set(table))}")
     for name, option in options.items():
-        assert table[name] == option.get("default"), (
+        expected = REQUIRED if option.get("required") and "default" not in option else option.get("default")
+        assert table[name] == expected, (
             f"{role.name}: README says {name} defaults to {table[name]!r}, "
             f"argument_specs says {option.get('default')!r}")

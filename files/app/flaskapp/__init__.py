@@ -2,8 +2,10 @@
 
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
+import click
 from flask import Flask, jsonify, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -20,14 +22,21 @@ def read_secret(name):
         return None
 
 
-def create_app():
+def create_app(data_dir=None):
     app = Flask(__name__)
     # Without a secret key file, a random key per process: sessions then do
     # not survive a restart nor span several workers.
     app.config["SECRET_KEY"] = read_secret("secret_key") or secrets.token_hex(32)
+    # Persistent data (the SQLite database) lives in the directory the
+    # deployment mounts at $APP_DATA_DIR; it outlives releases.
+    app.config["DATA_DIR"] = data_dir or os.environ.get("APP_DATA_DIR") or app.instance_path
+    app.config["RELEASE"] = os.environ.get("APP_RELEASE", "")
     # nginx is exactly one proxy hop in front of gunicorn: trust one level of
     # X-Forwarded-For/-Proto/-Host and nothing a client sends beyond that.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    def database_path():
+        return os.path.join(app.config["DATA_DIR"], "app.db")
 
     @app.get("/")
     def index():
@@ -44,6 +53,32 @@ def create_app():
             scheme=request.scheme,
             host=request.host,
             version=__version__,
+            release=app.config["RELEASE"],
         )
+
+    @app.get("/api/notes")
+    def notes():
+        if not os.path.exists(database_path()):
+            return jsonify(error="no database: run `flask --app wsgi init-db`"), 503
+        with sqlite3.connect(database_path()) as db:
+            count = db.execute("SELECT count(*) FROM notes").fetchone()[0]
+        return jsonify(count=count)
+
+    @app.cli.command("init-db")
+    def init_db():
+        """Create the database schema (safe to run again)."""
+        os.makedirs(app.config["DATA_DIR"], exist_ok=True)
+        with sqlite3.connect(database_path()) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+        click.echo(f"database ready: {database_path()}")
+
+    @app.cli.command("add-note")
+    @click.argument("text")
+    def add_note(text):
+        """Store a note."""
+        with sqlite3.connect(database_path()) as db:
+            db.execute("INSERT INTO notes (text) VALUES (?)", (text,))
+            count = db.execute("SELECT count(*) FROM notes").fetchone()[0]
+        click.echo(f"notes: {count}")
 
     return app

@@ -69,3 +69,20 @@ def test_secret_key_without_secret_file_is_random(tmp_path, monkeypatch):
     first, second = flaskapp.create_app().secret_key, flaskapp.create_app().secret_key
     assert len(first) == 64
     assert first != second
+
+
+def test_notes_need_the_database(tmp_path):
+    client = flaskapp.create_app(data_dir=str(tmp_path)).test_client()
+    assert client.get("/api/notes").status_code == 503
+
+
+def test_cli_creates_the_schema_and_counts_notes(tmp_path):
+    app = flaskapp.create_app(data_dir=str(tmp_path))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    assert runner.invoke(args=["init-db"]).exit_code == 0  # idempotent
+    result = runner.invoke(args=["add-note", "hello"])
+    assert result.exit_code == 0
+    assert "notes: 1" in result.output
+    assert (tmp_path / "app.db").is_file()
+    assert app.test_client().get("/api/notes").get_json() == {"count": 1}

@@ -25,7 +25,7 @@ def test_gunicorn_answers_on_the_vps_itself(vps):
 
 
 def test_published_port_cannot_bypass_the_firewall(vps, internet):
-    image = vps.check_output("docker inspect -f '{{.Config.Image}}' flaskapp-app-1")
+    image = vps.check_output("docker inspect -f '{{.Config.Image}}' $(docker ps -aq --filter label=flask-vps.app=flaskapp)")
     address = vps.check_output(
         "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1"
     )

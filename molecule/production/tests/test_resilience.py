@@ -11,8 +11,8 @@ from conftest import VPS, curl, ssh, wait_serving
 def state(vps):
     """What must survive: the release served, the secret, the stack's files."""
     return {
-        "image": vps.check_output("docker inspect -f '{{.Config.Image}}' flaskapp-app-1"),
-        "secret": vps.check_output("docker exec flaskapp-app-1 sha256sum /run/secrets/secret_key"),
+        "image": vps.check_output("docker inspect -f '{{.Config.Image}}' $(docker ps -aq --filter label=flask-vps.app=flaskapp)"),
+        "secret": vps.check_output("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) sha256sum /run/secrets/secret_key"),
         "files": vps.check_output("cd /srv/flaskapp && find . -type f | sort | xargs sha256sum"),
         "compose": vps.check_output("docker compose --project-directory /srv/flaskapp ps --format '{{.Name}}'"),
     }
@@ -43,10 +43,10 @@ def test_vps_reboot(vps, internet, ssh_key, before):
 def test_app_killed(vps, internet, before):
     # Wait until the stack is fully up again after the reboot above.
     vps.check_output(
-        "for i in $(seq 60); do [ \"$(docker inspect -f '{{.State.Health.Status}}' flaskapp-app-1)\" = healthy ] && exit 0; sleep 1; done; exit 1"
+        "for i in $(seq 60); do [ \"$(docker inspect -f '{{.State.Health.Status}}' $(docker ps -aq --filter label=flask-vps.app=flaskapp))\" = healthy ] && exit 0; sleep 1; done; exit 1"
     )
     start = time.monotonic()
-    vps.check_output("docker kill flaskapp-app-1")
+    vps.check_output("docker kill $(docker ps -aq --filter label=flask-vps.app=flaskapp)")
     assert curl(internet, "/healthz")[1] != 200  # really down
     assert wait_serving(internet, start) < 60
     assert state(vps) == before

@@ -13,8 +13,8 @@ def test_secret_files_are_root_owned_and_only_the_app_group_reads(vps):
 
 
 def test_app_reads_the_secret_other_users_cannot(vps, secret_key):
-    assert vps.check_output("docker exec flaskapp-app-1 cat /run/secrets/secret_key") == secret_key
-    assert vps.run("docker exec -u 12345:12345 flaskapp-app-1 cat /run/secrets/secret_key").rc != 0
+    assert vps.check_output("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) cat /run/secrets/secret_key") == secret_key
+    assert vps.run("docker exec -u 12345:12345 $(docker ps -aq --filter label=flask-vps.app=flaskapp) cat /run/secrets/secret_key").rc != 0
 
 
 def test_secret_absent_from_docker_inspect(vps, secret_key):
@@ -22,7 +22,7 @@ def test_secret_absent_from_docker_inspect(vps, secret_key):
     output = vps.check_output(f"docker inspect {' '.join(names)}")
     assert "/run/secrets/secret_key" in output  # the mount is there...
     assert secret_key not in output  # ...its content is not
-    env = vps.check_output("docker exec flaskapp-app-1 env")
+    env = vps.check_output("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) env")
     assert secret_key not in env
 
 

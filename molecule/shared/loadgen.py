@@ -1,0 +1,94 @@
+"""Bounded HTTP load, run inside the VPS: a fixed number of clients send GET
+requests, each on a new connection, until stdin closes or --max-seconds pass.
+Prints one JSON object: requests, non_2xx, errors and what was seen.
+
+    python3 loadgen.py --url http://127.0.0.1/api/client --clients 4
+"""
+
+import argparse
+import collections
+import http.client
+import json
+import sys
+import threading
+import time
+import urllib.parse
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="http://127.0.0.1/api/client")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--max-seconds", type=float, default=600)
+    parser.add_argument("--pause", type=float, default=0.05, help="seconds between a client's requests")
+    parser.add_argument("--timeout", type=float, default=10)
+    args = parser.parse_args()
+    url = urllib.parse.urlsplit(args.url)
+    path = url.path or "/"
+
+    stop = threading.Event()
+    lock = threading.Lock()
+    counts = collections.Counter()
+    statuses = collections.Counter()
+    errors = collections.Counter()
+    releases = collections.Counter()
+    first_failures = []
+
+    def client():
+        while not stop.is_set():
+            outcome = None
+            try:
+                conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout)
+                conn.request("GET", path, headers={"Connection": "close"})
+                response = conn.getresponse()
+                body = response.read()
+                conn.close()
+                status = response.status
+                release = None
+                if response.headers.get_content_type() == "application/json":
+                    release = json.loads(body).get("release")
+            except Exception as exc:  # every failure counts, whatever its kind
+                outcome = type(exc).__name__
+                status = None
+            with lock:
+                counts["requests"] += 1
+                if outcome:
+                    errors[outcome] += 1
+                else:
+                    statuses[status] += 1
+                    if not 200 <= status < 300:
+                        counts["non_2xx"] += 1
+                    if release:
+                        releases[release] += 1
+                if (outcome or not 200 <= status < 300) and len(first_failures) < 5:
+                    first_failures.append({"at": round(time.monotonic() - started, 2), "error": outcome, "status": status})
+            time.sleep(args.pause)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    print("started", file=sys.stderr, flush=True)
+    # Runs until the caller closes stdin, bounded by --max-seconds.
+    waiter = threading.Thread(target=sys.stdin.read, daemon=True)
+    waiter.start()
+    waiter.join(args.max_seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(args.timeout + 5)
+    print(json.dumps({
+        "clients": args.clients,
+        "seconds": round(time.monotonic() - started, 2),
+        "requests": counts["requests"],
+        "non_2xx": counts["non_2xx"],
+        "errors": sum(errors.values()),
+        "failed": counts["non_2xx"] + sum(errors.values()),
+        "error_kinds": dict(errors),
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "releases": dict(releases),
+        "first_failures": first_failures,
+    }))
+
+
+if __name__ == "__main__":
+    main()
