@@ -41,7 +41,10 @@ def test_app_container_is_locked_down(app):
     assert host["CapDrop"] == ["ALL"]
     assert host["Memory"] == 512 * 1024 * 1024
     assert host["PidsLimit"] == 256
-    assert host["PortBindings"]["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": "8000"}]
+    # Releases publish nothing; nginx passes 127.0.0.1:8000 through to the live one.
+    assert not host["PortBindings"]
+    nginx = inspect(vps, "flaskapp-nginx-1")["HostConfig"]
+    assert nginx["PortBindings"]["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": "8000"}]
 
 
 def test_app_runs_as_non_root_on_a_read_only_root(vps):

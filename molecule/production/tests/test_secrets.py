@@ -27,7 +27,10 @@ def test_secret_absent_from_docker_inspect(vps, secret_key):
 
 
 def test_secret_absent_from_the_compose_file(vps, secret_key):
-    compose = vps.file("/srv/flaskapp/compose.yml").content_string
+    release = vps.check_output(
+        "docker inspect -f '{{ index .Config.Labels \"flask-vps.release\" }}' "
+        "$(docker ps -q --filter label=flask-vps.app=flaskapp)")
+    compose = vps.file(f"/srv/flaskapp/releases/{release}/compose.yml").content_string
     assert "secrets:" in compose
     assert secret_key not in compose
 
