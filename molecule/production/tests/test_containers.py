@@ -33,7 +33,7 @@ def test_daemon_sets_no_new_privileges_on_any_container(vps, app):
     assert status.split() == ["NoNewPrivs:", "1"]
 
 
-def test_app_container_is_locked_down(app):
+def test_app_container_is_locked_down(vps, app):
     host = app["HostConfig"]
     assert app["Config"]["User"] == "10001:10001"
     assert host["ReadonlyRootfs"] is True
