@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 VENV := .venv
 UV_VERSION := 0.13.9
-# The machine's own Python makes the virtualenv (found before PATH changes below).
-HOST_PYTHON := $(shell command -v python3)
+# The machine's own Python makes the virtualenv (the base interpreter, even
+# when make runs inside an activated virtualenv).
+HOST_PYTHON := $(shell python3 -c 'import sys; print(sys.base_prefix)')/bin/python3
 UV := $(HOST_PYTHON) -m uv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # pytest must not leave bytecode in files/app: it would be pushed to the VPS.
