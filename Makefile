@@ -23,6 +23,7 @@ test: lint unit preflight molecule  ## Everything CI runs
 lint: venv
 	yamllint .
 	ansible-lint
+	ruff check .
 
 unit: venv
 	cd files/app && pytest -q -p no:cacheprovider tests

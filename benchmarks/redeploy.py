@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "molecule" / "shared"))
-from redeploy import PROJECT_DIR, Load, make_app, run_playbook  # noqa: E402
+from load import Load
+from stack import PROJECT_DIR, make_app, run_playbook
 
 CONTAINER = "redeploy-bench"
 NAIVE_DIR = "/srv/naive"
@@ -78,7 +79,7 @@ def vps(script, stdin=None):
 
 
 def start_vps():
-    subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True)
+    subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True, check=False)
     sh("docker", "run", "-d", "--name", CONTAINER, "--hostname", CONTAINER,
        "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
        "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
@@ -87,7 +88,7 @@ def start_vps():
        "flask-vps/vps:13", "/lib/systemd/systemd")
     for _ in range(60):
         state = subprocess.run(["docker", "exec", CONTAINER, "systemctl", "is-system-running"],
-                               capture_output=True, text=True).stdout.strip()
+                               capture_output=True, text=True, check=False).stdout.strip()
         if state in ("running", "degraded"):
             return
         time.sleep(1)
@@ -135,7 +136,7 @@ def main():
         ours, naive, served = measure(args)
     finally:
         if not args.keep:
-            subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True)
+            subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True, check=False)
     report(args, ours, naive, served)
 
 

@@ -47,7 +47,7 @@ def main():
                 release = None
                 if response.headers.get_content_type() == "application/json":
                     release = json.loads(body).get("release")
-            except Exception as exc:  # every failure counts, whatever its kind
+            except Exception as exc:  # noqa: BLE001 -- every failure counts, whatever its kind
                 outcome = type(exc).__name__
                 status = None
             with lock:

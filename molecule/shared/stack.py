@@ -1,4 +1,6 @@
-"""Helpers shared by the Molecule scenarios' testinfra tests.
+"""Helpers shared by the Molecule scenarios' tests and the benchmarks: HTTP
+requests from inside the VPS, the VPS's docker CLI, playbook runs, modified
+copies of the sample app.
 
 Requests are made from inside the VPS with its own python3 (which Ansible
 needs anyway), so the tests see exactly what a client on the VPS sees.
@@ -7,8 +9,10 @@ needs anyway), so the tests see exactly what a client on the VPS sees.
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,21 +64,49 @@ def docker(host, *args):
     return result.stdout
 
 
-def copy_sample_app(destination, version):
-    """A copy of the sample app that reports a different version."""
-    shutil.copytree(SAMPLE_APP, destination, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    init = Path(destination) / "flaskapp" / "__init__.py"
-    init.write_text(init.read_text().replace('__version__ = "1.0.0"', f'__version__ = "{version}"'))
-    return Path(destination)
+def make_app(dest, version=None, requirements=(), broken_import=False, healthz_status=None):
+    """A copy of the sample app in `dest`, changed as asked."""
+    dest = Path(dest)
+    shutil.copytree(SAMPLE_APP, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
+    package = dest / "flaskapp" / "__init__.py"
+    source = package.read_text()
+    if version:
+        source = re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', source)
+    if broken_import:
+        source = source.replace("import os\n", "import os\nimport no_such_module  # noqa: F401\n", 1)
+    if healthz_status:
+        source = source.replace('return jsonify(status="ok")', f'return jsonify(status="failing"), {healthz_status}')
+    package.write_text(source)
+    if requirements:
+        with open(dest / "requirements.txt", "a") as handle:
+            handle.write("".join(f"{line}\n" for line in requirements))
+    return dest
 
 
-def run_playbook(*extra_args, playbook=None):
-    """Run a playbook against this scenario's VPS, as `molecule converge` does."""
-    scenario = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
-    command = [
-        "ansible-playbook",
-        "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-        str(playbook or scenario / "converge.yml"),
-        *extra_args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+def molecule_inventory():
+    """The inventory Molecule wrote for the scenario (with its group_vars)."""
+    return Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+
+
+def run_playbook(playbook, inventory=None, extra_vars=None, check=False):
+    """ansible-playbook from the project directory, against the scenario's VPS
+    unless another inventory is given; returns (rc, output)."""
+    argv = ["ansible-playbook", "-i", str(inventory or molecule_inventory()), str(PROJECT_DIR / playbook)]
+    if extra_vars:
+        argv += ["-e", json.dumps(extra_vars)]
+    # Plain output, whatever Molecule asked for, so it can be read back.
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0"}
+    started = time.monotonic()
+    done = subprocess.run(argv, check=False, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = done.stdout
+    print(f"$ {' '.join(argv)}  ({time.monotonic() - started:.1f} s, rc {done.returncode})\n{output[-6000:]}")
+    if check:
+        assert done.returncode == 0, output[-6000:]
+    return done.returncode, output
+
+
+def recap(output):
+    """The PLAY RECAP counters of the last play, e.g. {'ok': 40, 'changed': 3, ...}."""
+    output = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    lines = [line for line in output.splitlines() if re.search(r"\bok=\d+", line)]
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}

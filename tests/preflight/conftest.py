@@ -222,7 +222,7 @@ def run_playbook(inventories):
         cmd = [ansible_playbook_command(), playbook, "-i", str(inventories[inventory])]
         for value in extra_vars:
             cmd += ["-e", value]
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         return Run(proc)
 
     return run

@@ -6,7 +6,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from stack import SAMPLE_APP, copy_sample_app, docker, http, run_playbook
+from stack import SAMPLE_APP, docker, http, make_app, recap, run_playbook
 
 STATIC_FILES = sorted(p for p in (SAMPLE_APP / "flaskapp" / "static").iterdir() if p.is_file())
 
@@ -97,18 +97,17 @@ def test_app_sees_the_client_nginx_saw_not_a_forged_header(host):
 def test_rerun_without_changes_changes_and_restarts_nothing(host):
     before = {s: container_id(host, s) for s in ("app", "nginx")}
     started = {s: docker(host, "inspect", "-f", "{{.State.StartedAt}}", c) for s, c in before.items()}
-    result = run_playbook()
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert re.search(r"changed=0\s+unreachable=0\s+failed=0", result.stdout), result.stdout[-3000:]
+    rc, output = run_playbook("site.yml")
+    assert rc == 0, output[-3000:]
+    assert recap(output)["changed"] == 0, output[-3000:]
     assert {s: container_id(host, s) for s in before} == before
     assert {s: docker(host, "inspect", "-f", "{{.State.StartedAt}}", c) for s, c in before.items()} == started
 
 
 def test_code_change_is_served_after_a_rerun(host, tmp_path):
-    changed_app = copy_sample_app(tmp_path / "app", version="1.1.0")
+    changed_app = make_app(tmp_path / "app", version="1.1.0")
     try:
-        result = run_playbook("-e", f"app_src={changed_app}")
-        assert result.returncode == 0, result.stdout[-3000:]
+        run_playbook("site.yml", extra_vars={"app_src": str(changed_app)}, check=True)
         for port in (80, 8000):
             response = http(host, port, "/")
             assert response.status == 200
@@ -116,6 +115,5 @@ def test_code_change_is_served_after_a_rerun(host, tmp_path):
             assert http(host, port, "/api/client").json()["version"] == "1.1.0"
     finally:
         # Leave the VPS as converge made it, so the scenario can be verified again.
-        restored = run_playbook()
-        assert restored.returncode == 0, restored.stdout[-3000:]
+        run_playbook("site.yml", check=True)
     assert 'id="version">1.0.0<' in http(host, 80, "/").text

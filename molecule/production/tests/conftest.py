@@ -20,6 +20,9 @@ INTERNET = "production-internet"
 SITE = "flask-vps.test"
 SSH_PORT = 18422
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
+# The live release's app container, as a shell substitution for commands run
+# on the VPS (a deploy removes the containers of earlier releases).
+LIVE_APP = "$(docker ps -aq --filter label=flask-vps.app=flaskapp)"
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +71,7 @@ def ssh(key, user, command, port=SSH_PORT):
             "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
             f"{user}@127.0.0.1", command,
         ],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, check=False,
     )
 
 
@@ -94,7 +97,7 @@ def tcp_open(internet, port, target=VPS):
 def wait_serving(internet, since, timeout=60):
     """Seconds from `since` until the site answers 200 through nginx."""
     while time.monotonic() - since < timeout:
-        rc, status, _ = curl(internet, "/healthz", args="-m 3")
+        _, status, _ = curl(internet, "/healthz", args="-m 3")
         if status == 200:
             return time.monotonic() - since
         time.sleep(1)

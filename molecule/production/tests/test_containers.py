@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from conftest import inspect
+from conftest import LIVE_APP, inspect
 
 
 @pytest.fixture(scope="module")
 def app(vps):
-    return inspect(vps, "$(docker ps -aq --filter label=flask-vps.app=flaskapp)")
+    return inspect(vps, LIVE_APP)
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +48,9 @@ def test_app_container_is_locked_down(vps, app):
 
 
 def test_app_runs_as_non_root_on_a_read_only_root(vps):
-    assert vps.check_output("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) id -u") == "10001"
-    assert vps.run("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) touch /app/written").rc != 0
-    assert vps.run("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) touch /tmp/written").rc == 0
+    assert vps.check_output(f"docker exec {LIVE_APP} id -u") == "10001"
+    assert vps.run(f"docker exec {LIVE_APP} touch /app/written").rc != 0
+    assert vps.run(f"docker exec {LIVE_APP} touch /tmp/written").rc == 0
 
 
 def test_every_container_restarts_checks_health_and_rotates_logs(containers):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import curl, tcp_open
+from conftest import LIVE_APP, curl, inspect, tcp_open
 
 PROBE = "production-published-probe"
 
@@ -25,7 +25,7 @@ def test_gunicorn_answers_on_the_vps_itself(vps):
 
 
 def test_published_port_cannot_bypass_the_firewall(vps, internet):
-    image = vps.check_output("docker inspect -f '{{.Config.Image}}' $(docker ps -aq --filter label=flask-vps.app=flaskapp)")
+    image = inspect(vps, LIVE_APP)["Config"]["Image"]
     address = vps.check_output(
         "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -n1"
     )
@@ -50,5 +50,5 @@ def test_firewall_rules_loaded(vps):
 
 
 def test_site_answers_through_nginx(internet):
-    rc, status, headers = curl(internet, "/healthz")
+    rc, status, _ = curl(internet, "/healthz")
     assert (rc, status) == (0, 200)

@@ -5,14 +5,14 @@ import time
 
 import pytest
 
-from conftest import VPS, curl, ssh, wait_serving
+from conftest import LIVE_APP, VPS, curl, inspect, ssh, wait_serving
 
 
 def state(vps):
     """What must survive: the release served, the secret, the stack's files."""
     return {
-        "image": vps.check_output("docker inspect -f '{{.Config.Image}}' $(docker ps -aq --filter label=flask-vps.app=flaskapp)"),
-        "secret": vps.check_output("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) sha256sum /run/secrets/secret_key"),
+        "image": inspect(vps, LIVE_APP)["Config"]["Image"],
+        "secret": vps.check_output(f"docker exec {LIVE_APP} sha256sum /run/secrets/secret_key"),
         "files": vps.check_output("cd /srv/flaskapp && find . -type f | sort | xargs sha256sum"),
         "compose": vps.check_output("docker compose --project-directory /srv/flaskapp ps --format '{{.Name}}'"),
     }
@@ -42,11 +42,14 @@ def test_vps_reboot(vps, internet, ssh_key, before):
 
 def test_app_killed(vps, internet, before):
     # Wait until the stack is fully up again after the reboot above.
-    vps.check_output(
-        "for i in $(seq 60); do [ \"$(docker inspect -f '{{.State.Health.Status}}' $(docker ps -aq --filter label=flask-vps.app=flaskapp))\" = healthy ] && exit 0; sleep 1; done; exit 1"
-    )
+    for _ in range(60):
+        if vps.run(f"docker inspect {LIVE_APP}").rc == 0 and inspect(vps, LIVE_APP)["State"]["Health"]["Status"] == "healthy":
+            break
+        time.sleep(1)
+    else:
+        pytest.fail("the app was not healthy again within 60 s after the reboot")
     start = time.monotonic()
-    vps.check_output("docker kill $(docker ps -aq --filter label=flask-vps.app=flaskapp)")
+    vps.check_output(f"docker kill {LIVE_APP}")
     assert curl(internet, "/healthz")[1] != 200  # really down
     assert wait_serving(internet, start) < 60
     assert state(vps) == before

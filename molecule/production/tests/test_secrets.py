@@ -2,7 +2,7 @@
 
 import subprocess
 
-from conftest import SCENARIO_DIR
+from conftest import LIVE_APP, SCENARIO_DIR, inspect
 
 
 def test_secret_files_are_root_owned_and_only_the_app_group_reads(vps):
@@ -13,8 +13,8 @@ def test_secret_files_are_root_owned_and_only_the_app_group_reads(vps):
 
 
 def test_app_reads_the_secret_other_users_cannot(vps, secret_key):
-    assert vps.check_output("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) cat /run/secrets/secret_key") == secret_key
-    assert vps.run("docker exec -u 12345:12345 $(docker ps -aq --filter label=flask-vps.app=flaskapp) cat /run/secrets/secret_key").rc != 0
+    assert vps.check_output(f"docker exec {LIVE_APP} cat /run/secrets/secret_key") == secret_key
+    assert vps.run(f"docker exec -u 12345:12345 {LIVE_APP} cat /run/secrets/secret_key").rc != 0
 
 
 def test_secret_absent_from_docker_inspect(vps, secret_key):
@@ -22,14 +22,12 @@ def test_secret_absent_from_docker_inspect(vps, secret_key):
     output = vps.check_output(f"docker inspect {' '.join(names)}")
     assert "/run/secrets/secret_key" in output  # the mount is there...
     assert secret_key not in output  # ...its content is not
-    env = vps.check_output("docker exec $(docker ps -aq --filter label=flask-vps.app=flaskapp) env")
+    env = vps.check_output(f"docker exec {LIVE_APP} env")
     assert secret_key not in env
 
 
 def test_secret_absent_from_the_compose_file(vps, secret_key):
-    release = vps.check_output(
-        "docker inspect -f '{{ index .Config.Labels \"flask-vps.release\" }}' "
-        "$(docker ps -q --filter label=flask-vps.app=flaskapp)")
+    release = inspect(vps, LIVE_APP)["Config"]["Labels"]["flask-vps.release"]
     compose = vps.file(f"/srv/flaskapp/releases/{release}/compose.yml").content_string
     assert "secrets:" in compose
     assert secret_key not in compose

@@ -1,6 +1,6 @@
 """sshd as a user meets it: keys only, no root, no forwarding."""
 
-from conftest import INTERNET, VPS, ssh
+from conftest import VPS, ssh
 
 
 def test_sshd_effective_settings(vps):

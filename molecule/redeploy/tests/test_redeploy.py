@@ -6,7 +6,9 @@ import json
 import re
 
 import pytest
-from redeploy import Load, make_app, molecule_inventory, recap, run_playbook
+
+from load import Load
+from stack import make_app, recap, run_playbook
 
 CONTAINER = "redeploy-vps"
 ROOT = "/srv/flaskapp"
@@ -37,7 +39,7 @@ def assert_serves(host, release, version):
         assert body["release"] == release, (port, body)
         assert body["version"] == version, (port, body)
         server = "nginx" if port == 80 else "gunicorn"
-        assert re.search(rf"^Server: {server}", head, re.M | re.I), head
+        assert re.search(rf"^Server: {server}", head, re.MULTILINE | re.IGNORECASE), head
     assert app_containers(host) == [f"flaskapp-app-{release}"]
 
 
@@ -53,7 +55,7 @@ def deploy(tmp_path_factory, name, extra=None, **changes):
     src = make_app(tmp_path_factory.mktemp(name) / "app", **changes)
     extra_vars = {"app_src": str(src), **(extra or {})}
     with Load(CONTAINER) as load:
-        rc, output = run_playbook("playbooks/deploy.yml", molecule_inventory(), extra_vars)
+        rc, output = run_playbook("playbooks/deploy.yml", extra_vars=extra_vars)
     load.src = src
     return rc, output, load
 
@@ -87,7 +89,7 @@ def test_code_change_switches_without_a_failed_request(host, tmp_path_factory, r
         ["deploy", releases["first"]], ["deploy", releases["code"]]]
     # Deploying the same code again changes and restarts nothing.
     started = host.check_output(f"docker inspect -f '{{{{.State.StartedAt}}}}' flaskapp-app-{releases['code']}")
-    rc, output = run_playbook("playbooks/deploy.yml", molecule_inventory(), {"app_src": str(load.src)})
+    rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(load.src)})
     assert rc == 0, output
     assert recap(output)["changed"] == 0, output
     assert host.check_output(f"docker inspect -f '{{{{.State.StartedAt}}}}' flaskapp-app-{releases['code']}") == started
@@ -130,7 +132,7 @@ def test_release_that_fails_to_import_is_refused(host, tmp_path_factory, release
 
 
 def test_release_whose_release_command_fails_is_refused(host, tmp_path_factory, releases):
-    output, load = refused(host, tmp_path_factory, "broken-command", "its release command failed",
+    output, _ = refused(host, tmp_path_factory, "broken-command", "its release command failed",
                            broken_import=True)
     assert "No module named 'no_such_module'" in output
     assert_serves(host, releases["deps"], "3.0.0")
@@ -148,7 +150,7 @@ def test_release_failing_its_health_check_is_refused(host, tmp_path_factory, rel
 def test_rollback_returns_to_the_previous_release_without_a_failed_request(host, releases):
     images_before = host.check_output("docker images -q --no-trunc flaskapp-app | sort -u")
     with Load(CONTAINER) as load:
-        rc, output = run_playbook("playbooks/rollback.yml", molecule_inventory())
+        rc, output = run_playbook("playbooks/rollback.yml")
     assert rc == 0, output
     assert_no_failures(load)
     assert set(load.result["releases"]) == {releases["deps"], releases["code"]}
@@ -160,27 +162,26 @@ def test_rollback_returns_to_the_previous_release_without_a_failed_request(host,
 
 def test_rollback_to_a_named_release(host, releases):
     with Load(CONTAINER) as load:
-        rc, output = run_playbook("playbooks/rollback.yml", molecule_inventory(), {"release": releases["deps"]})
+        rc, output = run_playbook("playbooks/rollback.yml", extra_vars={"release": releases["deps"]})
     assert rc == 0, output
     assert_no_failures(load)
     assert_serves(host, releases["deps"], "3.0.0")
     # Rolling back to a pruned release is refused and changes nothing.
-    rc, output = run_playbook("playbooks/rollback.yml", molecule_inventory(), {"release": releases["first"]})
+    rc, output = run_playbook("playbooks/rollback.yml", extra_vars={"release": releases["first"]})
     assert rc != 0
     assert f"Release {releases['first']} of flaskapp is not on the VPS" in output
     assert_serves(host, releases["deps"], "3.0.0")
 
 
 def test_one_off_command_runs_in_the_live_release(host):
-    rc, output = run_playbook("playbooks/run.yml", molecule_inventory(),
-                              {"cmd": "flask --app wsgi add-note 'written by a one-off command'"})
+    rc, output = run_playbook("playbooks/run.yml", extra_vars={"cmd": "flask --app wsgi add-note 'written by a one-off command'"})
     assert rc == 0, output
     assert "notes: 1" in output
     assert http_json(host, 80, "/api/notes")[1] == {"count": 1}
-    rc, output = run_playbook("playbooks/run.yml", molecule_inventory(), {"cmd": "python -c 'import six; print(six.__version__)'"})
+    rc, output = run_playbook("playbooks/run.yml", extra_vars={"cmd": "python -c 'import six; print(six.__version__)'"})
     assert rc == 0 and "1.17.0" in output, output
     # A failing command fails the play and shows its exit code.
-    rc, output = run_playbook("playbooks/run.yml", molecule_inventory(), {"cmd": "false"})
+    rc, output = run_playbook("playbooks/run.yml", extra_vars={"cmd": "false"})
     assert rc != 0
     assert "exited with code 1" in output
 

@@ -1,0 +1,38 @@
+"""Load on a VPS container, from inside it, while a playbook or command runs
+(the redeploy tests and benchmarks/redeploy.py)."""
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+LOADGEN = Path(__file__).with_name("loadgen.py")
+
+
+class Load:
+    """A bounded load generator running inside `container` for the length of
+    a `with` block; `.result` holds its counts afterwards."""
+
+    def __init__(self, container, url="http://127.0.0.1/api/client", clients=4, max_seconds=600):
+        self.argv = [
+            "docker", "exec", "-i", container, "python3", "-c", LOADGEN.read_text(),
+            "--url", url, "--clients", str(clients), "--max-seconds", str(max_seconds),
+        ]
+        self.result = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        # Wait until the clients run, so the load covers the whole block.
+        line = self.process.stderr.readline()
+        assert "started" in line, line
+        time.sleep(1)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(1)
+        out, err = self.process.communicate("", timeout=120)
+        assert self.process.returncode == 0, err
+        self.result = json.loads(out)
+        return False
