@@ -6,7 +6,9 @@
 # The last two are also saved as archives under .cache/images/ so the app
 # role can ship them to the VPS (app_image_archives), as on an air-gapped host.
 # Each base comes from the official debian:<codename> image when it can be
-# pulled, otherwise from debootstrap. Existing images are kept; FORCE=1 rebuilds.
+# pulled, otherwise from debootstrap. Existing base images are kept (FORCE=1
+# makes them again); the images on top are always rebuilt, from Docker's
+# cache when their Dockerfile is unchanged.
 #
 # Usage: scripts/build-images.sh [13] [12]     (default: 13)
 set -euo pipefail
@@ -54,11 +56,15 @@ base_image() {
 build() { # build NAME DOCKERFILE-DIR [build-arg...]
   local name=$1 dir=$2
   shift 2
-  have "$name" && return 0
-  echo "building $name"
   local args=()
   for arg in "$@"; do args+=(--build-arg "$arg"); done
-  docker build -q "${args[@]}" -t "$name" "$dir" >/dev/null
+  # Quiet unless it fails (the engine's legacy builder warns on every build).
+  local log
+  if ! log=$(docker build -q "${args[@]}" -t "$name" "$dir" 2>&1 >/dev/null); then
+    echo "building $name failed:" >&2
+    echo "$log" >&2
+    exit 1
+  fi
 }
 
 for release in "${releases[@]}"; do

@@ -152,6 +152,12 @@ BAD = [
      occupy_port(443)),
     ("http-port-moved-onto-busy-port", "vps13", [ev(app_http_port=8080)],
      ["Port 8080 (app_http_port) on the VPS is already taken by python3"], occupy_port(8080)),
+    ("sysctl-unknown-key", "vps13", [ev(base_sysctl_settings={"net.ipv4.no_such_setting": 1})],
+     ["base_sysctl_settings names net.ipv4.no_such_setting", "/proc/sys/net/ipv4/no_such_setting",
+      "Allowed: a setting that `sysctl -a` lists"], None),
+    ("sysctl-value-a-list", "vps13", [ev(base_sysctl_settings={"net.ipv4.tcp_syncookies": [1]})],
+     ["base_sysctl_settings sets net.ipv4.tcp_syncookies to [1]", "allowed is a number or a non-empty string"],
+     None),
 ]
 
 
@@ -257,6 +263,7 @@ def test_good_input_passes_preflight(targets, run_playbook, apps, inventory, ext
             app_memory_limit="512m",
             deploy_user_ssh_public_key=apps["public_key"] + "\n" + apps["public_key"],
             preflight_min_free_disk_mb=1,
+            base_sysctl_settings={"net.ipv4.conf.all.rp_filter": 2, "net/ipv4/tcp_syncookies": "1"},
         )]
     target = targets[inventory]
     before = target.snapshot()

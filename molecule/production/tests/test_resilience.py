@@ -9,12 +9,13 @@ from conftest import LIVE_APP, VPS, curl, inspect, ssh, wait_serving
 
 
 def state(vps):
-    """What must survive: the release served, the secret, the stack's files."""
+    """What must survive: the release served, the secret, the stack's files, the kernel settings."""
     return {
         "image": inspect(vps, LIVE_APP)["Config"]["Image"],
         "secret": vps.check_output(f"docker exec {LIVE_APP} sha256sum /run/secrets/secret_key"),
         "files": vps.check_output("cd /srv/flaskapp && find . -type f | sort | xargs sha256sum"),
         "compose": vps.check_output("docker compose --project-directory /srv/flaskapp ps --format '{{.Name}}'"),
+        "sysctl": vps.check_output("sysctl $(sed -n 's/=.*//p' /etc/sysctl.d/90-flask-vps.conf)"),
     }
 
 
