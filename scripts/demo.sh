@@ -14,7 +14,10 @@ start_vps() {
   if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = true ]; then
     return 0
   fi
+  # A new VPS gets a new disk: Docker's state from an earlier one would point
+  # at files this one does not have.
   docker rm -f "$name" >/dev/null 2>&1 || true
+  docker volume rm "$name-docker" >/dev/null 2>&1 || true
   rm -f .cache/ssh/known_hosts
   # The same container settings as the Molecule platforms (see molecule/default/molecule.yml).
   docker run -d --name "$name" --hostname "$name" \
