@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # pytest must not leave bytecode in files/app: it would be pushed to the VPS.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo demo-down test lint unit preflight molecule venv docker images
+.PHONY: demo demo-down test lint unit preflight demo-test molecule venv docker images
 
 demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
 	scripts/demo.sh up
@@ -18,7 +18,7 @@ demo: venv images  ## Run site.yml against a local Debian 13 VPS container; reru
 demo-down:  ## Remove the local VPS
 	scripts/demo.sh down
 
-test: lint unit preflight molecule  ## Everything CI runs
+test: lint unit preflight demo-test molecule  ## Everything CI runs
 
 lint: venv
 	yamllint .
@@ -27,12 +27,16 @@ lint: venv
 
 unit: venv
 	cd files/app && pytest -q -p no:cacheprovider tests
-	pytest -q -p no:cacheprovider tests --ignore=tests/preflight
+	pytest -q -p no:cacheprovider tests/test_role_docs.py
 
-# Bad inputs against real Debian 12 and 13 VPS containers: needs the engine
-# and the VPS images.
+# These run real VPS containers: they need the engine and the images.
+# Bad inputs against Debian 12 and 13:
 preflight: venv images
 	pytest -q -p no:cacheprovider tests/preflight
+
+# `make demo` from nothing, on its own container and ports:
+demo-test: venv images
+	pytest -q -p no:cacheprovider tests/demo
 
 molecule: venv images
 	molecule test --all

@@ -3,12 +3,16 @@
 # provisioned and deployed by site.yml like a real VPS.
 #   scripts/demo.sh up     start it (if needed) and run site.yml against it
 #   scripts/demo.sh down   remove it
+# DEMO_NAME, DEMO_PORT and DEMO_SSH_PORT choose the container's name and its
+# ports on 127.0.0.1 (default vps-demo, 8080, 2222): inventory/local.yml
+# reads the same variables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-name=vps-demo
+name=${DEMO_NAME:-vps-demo}
 port=${DEMO_PORT:-8080}
-ssh_port=2222  # inventory/local.yml reaches the VPS's sshd here
+export DEMO_NAME=$name DEMO_SSH_PORT=${DEMO_SSH_PORT:-2222}
+ssh_port=$DEMO_SSH_PORT
 
 start_vps() {
   if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = true ]; then
@@ -18,7 +22,9 @@ start_vps() {
   # at files this one does not have.
   docker rm -f "$name" >/dev/null 2>&1 || true
   docker volume rm "$name-docker" >/dev/null 2>&1 || true
-  rm -f .cache/ssh/known_hosts
+  if [ -f .cache/ssh/known_hosts ]; then
+    ssh-keygen -q -R "[127.0.0.1]:$ssh_port" -f .cache/ssh/known_hosts >/dev/null 2>&1 || true
+  fi
   # The same container settings as the Molecule platforms (see molecule/default/molecule.yml).
   docker run -d --name "$name" --hostname "$name" \
     --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
