@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "molecule" / "shared"))
 from load import Load
-from stack import PROJECT_DIR, make_app, run_playbook
+from stack import PROJECT_DIR, VPS_RUN_ARGS, make_app, run_playbook, wait_for_boot
 
 CONTAINER = "redeploy-bench"
 NAIVE_DIR = "/srv/naive"
@@ -80,19 +80,9 @@ def vps(script, stdin=None):
 
 def start_vps():
     subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True, check=False)
-    sh("docker", "run", "-d", "--name", CONTAINER, "--hostname", CONTAINER,
-       "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
-       "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-       "--cgroupns", "host", "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-       "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "-v", "/var/lib/docker",
+    sh("docker", "run", "-d", "--name", CONTAINER, "--hostname", CONTAINER, *VPS_RUN_ARGS,
        "flask-vps/vps:13", "/lib/systemd/systemd")
-    for _ in range(60):
-        state = subprocess.run(["docker", "exec", CONTAINER, "systemctl", "is-system-running"],
-                               capture_output=True, text=True, check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            return
-        time.sleep(1)
-    raise SystemExit(f"{CONTAINER} did not boot")
+    wait_for_boot(CONTAINER, timeout=60)
 
 
 def inventory(tmp):

@@ -19,6 +19,18 @@ from pathlib import Path
 PROJECT_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[2]))
 SAMPLE_APP = PROJECT_DIR / "files" / "app"
 
+# `docker run` arguments of a VPS container started outside Molecule, the
+# Molecule platforms' settings (molecule/default/molecule.yml): systemd as
+# PID 1 and a Docker of its own.
+VPS_RUN_ARGS = [
+    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
+    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+    "--cgroupns", "host",
+    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "-v", "/var/lib/docker",
+]
+
 _REQUEST = r"""
 import base64, http.client, json, sys
 url = json.loads(sys.argv[1])
@@ -62,6 +74,19 @@ def docker(host, *args):
     result = host.run("docker " + " ".join(["%s"] * len(args)), *args)
     assert result.rc == 0, f"docker {' '.join(args)} failed: {result.stderr}"
     return result.stdout
+
+
+def wait_for_boot(container, timeout=90):
+    """Wait until systemd in a VPS container has finished booting."""
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        state = subprocess.run(["docker", "exec", container, "systemctl", "is-system-running"],
+                               capture_output=True, text=True, check=False).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(1)
+    raise RuntimeError(f"{container}: systemd did not finish booting (state {state!r})")
 
 
 def make_app(dest, version=None, requirements=(), broken_import=False, healthz_status=None):

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SUFFIX = str(os.getpid())
 
-# The Molecule platform's settings (molecule/default/molecule.yml).
-VPS_RUN_ARGS = [
-    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
-    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-    "--cgroupns", "host",
-    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "-v", "/var/lib/docker",
-]
+sys.path.insert(0, str(REPO / "molecule" / "shared"))
+from stack import VPS_RUN_ARGS, wait_for_boot
 
 # What "nothing changed" means on the target: every file, directory and link
 # under these trees with its mode, owner, size and content checksum, the
@@ -83,14 +75,8 @@ class Target:
         docker("rm", "-f", "-v", self.name, check=False)
 
 
-def wait_for_systemd(target, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = target.exec("systemctl is-system-running", check=False).stdout.strip()
-        if state in ("running", "degraded"):
-            return
-        time.sleep(1)
-    raise RuntimeError(f"{target.name}: systemd did not finish booting (state {state!r})")
+def wait_for_systemd(target):
+    wait_for_boot(target.name)
 
 
 def remove_stale_containers():
