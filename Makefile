@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # pytest must not leave bytecode in files/app: it would be pushed to the VPS.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo demo-down test lint unit preflight demo-test molecule venv docker images
+.PHONY: demo demo-down test vps-suites lint unit preflight demo-test molecule venv docker images
 
 demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
 	scripts/demo.sh up
@@ -18,7 +18,21 @@ demo: venv images  ## Run site.yml against a local Debian 13 VPS container; reru
 demo-down:  ## Remove the local VPS
 	scripts/demo.sh down
 
-test: lint unit preflight demo-test molecule  ## Everything CI runs
+# Every Molecule scenario (molecule/<name>/molecule.yml).
+SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
+# Suites that run VPS containers at once: each has its own containers, names
+# and ports, and most of their time is spent waiting (apt, builds, health
+# checks), not computing.
+TEST_JOBS ?= 3
+
+test: lint unit  ## Everything CI runs
+	$(MAKE) --no-print-directory --output-sync=target -j $(TEST_JOBS) vps-suites
+
+# The longest first, so the others fill the gaps.
+LONGEST := redeploy production
+vps-suites: $(addprefix molecule-,$(LONGEST) $(filter-out $(LONGEST),$(SCENARIOS))) preflight demo-test
+
+.PHONY: $(addprefix molecule-,$(SCENARIOS))
 
 lint: venv
 	yamllint .
@@ -27,7 +41,7 @@ lint: venv
 
 unit: venv
 	cd files/app && pytest -q -p no:cacheprovider tests
-	pytest -q -p no:cacheprovider tests/test_role_docs.py
+	pytest -q -p no:cacheprovider tests/test_role_docs.py tests/unit
 
 # These run real VPS containers: they need the engine and the images.
 # Bad inputs against Debian 12 and 13:
@@ -38,8 +52,10 @@ preflight: venv images
 demo-test: venv images
 	pytest -q -p no:cacheprovider tests/demo
 
-molecule: venv images
-	molecule test --all
+molecule: $(addprefix molecule-,$(SCENARIOS))
+
+$(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
+	molecule test -s $*
 
 venv: $(VENV)/.installed
 

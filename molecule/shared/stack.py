@@ -113,10 +113,11 @@ def molecule_inventory():
     return Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 
 
-def run_playbook(playbook, inventory=None, extra_vars=None, check=False):
+def run_playbook(playbook, inventory=None, extra_vars=None, check=False, args=()):
     """ansible-playbook from the project directory, against the scenario's VPS
-    unless another inventory is given; returns (rc, output)."""
-    argv = ["ansible-playbook", "-i", str(inventory or molecule_inventory()), str(PROJECT_DIR / playbook)]
+    unless another inventory is given, with more arguments if any (--check,
+    --tags ...); returns (rc, output)."""
+    argv = ["ansible-playbook", "-i", str(inventory or molecule_inventory()), str(PROJECT_DIR / playbook), *args]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     # Plain output, whatever Molecule asked for, so it can be read back.

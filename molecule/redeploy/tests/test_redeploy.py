@@ -43,6 +43,10 @@ def assert_serves(host, release, version):
     assert app_containers(host) == [f"flaskapp-app-{release}"]
 
 
+def secret(host, release):
+    return host.check_output(f"docker exec flaskapp-app-{release} cat /run/secrets/secret_key")
+
+
 def assert_no_failures(load):
     result = load.result
     print("load:", result)
@@ -95,12 +99,40 @@ def test_code_change_switches_without_a_failed_request(host, tmp_path_factory, r
     assert host.check_output(f"docker inspect -f '{{{{.State.StartedAt}}}}' flaskapp-app-{releases['code']}") == started
 
 
+def test_private_files_of_the_source_are_never_pushed(host, tmp_path_factory, releases):
+    src = make_app(tmp_path_factory.mktemp("private") / "app", version="2.0.0")
+    (src / ".env").write_text("SECRET=from-dotenv\n")
+    (src / ".git").mkdir()
+    (src / ".git" / "config").write_text("[core]\n")
+    (src / "instance").mkdir()
+    (src / "instance" / "local.db").write_text("local data")
+    rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(src)})
+    assert rc == 0, output
+    # Not pushed, so not part of the release: the same release, nothing changed.
+    assert recap(output)["changed"] == 0, output
+    assert live_release(host) == releases["code"]
+    files = host.check_output(f"docker exec flaskapp-app-{releases['code']} ls -A /app").split()
+    assert "wsgi.py" in files
+    assert not {".env", ".git", "instance", "tests"} & set(files), files
+    # The build context on the VPS is root's alone; static files are public.
+    release_dir = f"{ROOT}/releases/{releases['code']}"
+    assert host.file(f"{release_dir}/src").mode == 0o700
+    assert host.file(f"{release_dir}/static/style.css").mode == 0o644
+    assert not host.file(f"{release_dir}/src/.env").exists
+
+
+def test_environment_values_reach_the_app_literally(host, releases):
+    greeting = host.check_output(f"docker exec flaskapp-app-{releases['code']} printenv GREETING")
+    assert greeting == "pa$word and $$ and ${HOME}"
+
+
 def test_dependency_change_builds_a_new_image_without_a_failed_request(host, tmp_path_factory, releases):
     rc, output, load = deploy(
         tmp_path_factory, "deps", version="3.0.0", requirements=["six==1.17.0"],
-        extra={"app_keep_releases": 2})
+        extra={"app_keep_releases": 2, "app_secrets": {"secret_key": "redeploy-secret-2"}})
     assert rc == 0, output
     releases["deps"] = live_release(host)
+    releases["deps_src"] = load.src
     assert_no_failures(load)
     assert_serves(host, releases["deps"], "3.0.0")
     host.check_output(f"docker exec flaskapp-app-{releases['deps']} python -c 'import six'")
@@ -109,6 +141,36 @@ def test_dependency_change_builds_a_new_image_without_a_failed_request(host, tmp
     assert sorted(kept) == sorted([releases["code"], releases["deps"]])
     images = host.check_output("docker images flaskapp-app --format '{{.Tag}}'").split()
     assert sorted(images) == sorted(kept)
+    assert secret(host, releases["deps"]) == "redeploy-secret-2"
+
+
+def test_config_nginx_refuses_never_replaces_the_live_one(host, tmp_path_factory, releases):
+    """A value `nginx -t` rejects fails the run, twice, while the live release
+    keeps serving; the next good run cleans up the release that never went live."""
+    bad = {"app_keep_releases": 2, "app_secrets": {"secret_key": "redeploy-secret-2"},
+           "app_nginx_client_max_body_size": "10MB"}
+    src = make_app(tmp_path_factory.mktemp("bad-nginx") / "app", version="4.0.0")
+    with Load(CONTAINER) as load:
+        for _ in range(2):
+            rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(src), **bad})
+            assert rc != 0, output
+            assert "nginx refused the new configuration" in output
+            assert '"client_max_body_size" directive invalid value' in output
+    assert_no_failures(load)
+    assert set(load.result["releases"]) == {releases["deps"]}
+    assert live_release(host) == releases["deps"]
+    # The live configuration is still the one nginx serves.
+    assert "10MB" not in host.check_output(f"cat {ROOT}/nginx/live/conf.d/00-hardening.conf")
+    good = {key: value for key, value in bad.items() if key != "app_nginx_client_max_body_size"}
+    with Load(CONTAINER) as load:
+        rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(load_src(releases)), **good})
+    assert rc == 0, output
+    assert_no_failures(load)
+    assert_serves(host, releases["deps"], "3.0.0")
+
+
+def load_src(releases):
+    return releases["deps_src"]
 
 
 def refused(host, tmp_path_factory, name, reason, extra=None, **changes):
@@ -140,11 +202,16 @@ def test_release_whose_release_command_fails_is_refused(host, tmp_path_factory, 
 
 def test_release_failing_its_health_check_is_refused(host, tmp_path_factory, releases):
     output, load = refused(host, tmp_path_factory, "unhealthy", "its health check on /healthz did not pass",
-                           healthz_status=500)
+                           extra={"app_secrets": {"secret_key": "redeploy-secret-3"}}, healthz_status=500)
     # The app's access log shows the failing checks.
     assert '"GET /healthz HTTP/1.1" 500' in output
     assert set(load.result["releases"]) == {releases["deps"]}
     assert_serves(host, releases["deps"], "3.0.0")
+    # The refused release had a new secret: the live one still reads its own,
+    # also after a restart.
+    host.check_output(f"docker restart flaskapp-app-{releases['deps']}")
+    assert secret(host, releases["deps"]) == "redeploy-secret-2"
+    host.check_output("timeout 60 sh -c 'until curl -sf http://127.0.0.1/healthz; do sleep 0.5; done'")
 
 
 def test_rollback_returns_to_the_previous_release_without_a_failed_request(host, releases):
@@ -156,6 +223,8 @@ def test_rollback_returns_to_the_previous_release_without_a_failed_request(host,
     assert set(load.result["releases"]) == {releases["deps"], releases["code"]}
     assert_serves(host, releases["code"], "2.0.0")
     assert history(host)[-1][1:] == ["rollback", releases["code"]]
+    # The release runs with the secret it was deployed with.
+    assert secret(host, releases["code"]) == "redeploy-secret-1"
     # Nothing was rebuilt.
     assert host.check_output("docker images -q --no-trunc flaskapp-app | sort -u") == images_before
 
@@ -184,6 +253,46 @@ def test_one_off_command_runs_in_the_live_release(host):
     rc, output = run_playbook("playbooks/run.yml", extra_vars={"cmd": "false"})
     assert rc != 0
     assert "exited with code 1" in output
+
+
+def test_nginx_follows_the_live_release_when_its_container_restarts(host, releases):
+    """A restarted container may get another address, taken meanwhile by
+    another container on the stack's network: nginx must still reach the
+    live release."""
+    live = f"flaskapp-app-{releases['deps']}"
+    host.check_output(f"docker stop {live}")
+    image = f"flaskapp-app:{releases['code']}"
+    host.check_output(f"docker run -d --rm --name intruder --network flaskapp {image} sleep 300")
+    try:
+        host.check_output(f"docker start {live}")
+        host.check_output("timeout 60 sh -c 'until curl -sf http://127.0.0.1/healthz; do sleep 0.5; done'")
+        for port in (80, 8000):
+            assert http_json(host, port)[1]["release"] == releases["deps"]
+    finally:
+        host.run("docker rm -f intruder")
+
+
+def test_check_mode_reports_a_new_release_and_changes_nothing(host, tmp_path_factory, releases):
+    src = make_app(tmp_path_factory.mktemp("check") / "app", version="5.0.0")
+    rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(src)}, args=["--check", "--diff"])
+    assert rc == 0, output
+    assert re.search(r"Check mode: would deploy\s+release \w+", output), output
+    # The run went on to the end instead of stopping at the new release.
+    assert "TASK [app : Prune old releases]" in output or "Prune old releases" in output
+    assert live_release(host) == releases["deps"]
+    assert_serves(host, releases["deps"], "3.0.0")
+
+
+def test_a_new_app_user_gets_the_data(host, releases):
+    """Changing app_uid/app_gid hands the data over to the new user, and back."""
+    settings = {"app_src": str(releases["deps_src"]), "app_keep_releases": 2,
+                "app_secrets": {"secret_key": "redeploy-secret-2"}}
+    for uid in (10002, 10001):
+        rc, output = run_playbook("playbooks/deploy.yml", extra_vars={**settings, "app_uid": uid, "app_gid": uid})
+        assert rc == 0, output
+        for path in (f"{ROOT}/data", f"{ROOT}/data/app.db", MARKER):
+            assert (host.file(path).uid, host.file(path).gid) == (uid, uid), path
+        assert http_json(host, 80, "/api/notes")[1] == {"count": 1}
 
 
 def test_data_written_before_the_deploys_is_still_there(host):

@@ -1,0 +1,124 @@
+"""Filters of the app role: release ids, gunicorn sizing, and the report of
+a refused release. Unit tests: tests/unit/test_app_filters.py."""
+
+import hashlib
+import json
+import re
+
+# gunicorn prints this once per start of its master process.
+GUNICORN_START = "Starting gunicorn"
+# Memory one gunicorn worker of a small Flask app needs, with headroom.
+WORKER_MEMORY_MB = 64
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def release_id(source_digest, settings):
+    """The release id: the source's digest and the container settings."""
+    data = source_digest + json.dumps(settings, sort_keys=True)
+    return hashlib.sha1(data.encode()).hexdigest()[:12]
+
+
+def docker_bytes(size):
+    """Docker's memory size ("512m", "1g", "1048576") in bytes."""
+    match = re.fullmatch(r"\s*(\d+)\s*([bkmg]?)b?\s*", str(size).lower())
+    if not match:
+        raise ValueError(f"not a Docker memory size: {size!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def gunicorn_workers(configured, cores, memory_limit):
+    """gunicorn's advice, 2 x cores + 1, as far as the container's memory
+    limit allows; a configured count other than 0 wins."""
+    if int(configured) > 0:
+        return int(configured)
+    by_cores = 2 * int(cores) + 1
+    by_memory = docker_bytes(memory_limit) // (WORKER_MEMORY_MB * 1024**2)
+    return max(1, min(by_cores, by_memory))
+
+
+def compose_escape(value):
+    """A literal value for a Compose file: `$` would start an interpolation."""
+    return str(value).replace("$", "$$")
+
+
+def first_start(lines):
+    """The log lines of a container's first start. A crashing container
+    restarts and logs the same lines again; the app's own error is in the
+    first start. Found by position: two starts within a second log
+    identical lines."""
+    starts = [index for index, line in enumerate(lines) if GUNICORN_START in line]
+    return lines[:starts[1]] if len(starts) > 1 else list(lines)
+
+
+def refusal(command_result, container, healthcheck_path):
+    """Why a release was refused: (reason, where its own output is)."""
+    command_result = command_result or {}
+    if command_result.get("failed"):
+        return f"its release command failed (exit code {command_result.get('rc', '?')})"
+    state = (container or {}).get("State", {})
+    if (container or {}).get("RestartCount", 0) > 0 or state.get("Status") in ("exited", "dead"):
+        return "its container crashed on start"
+    health = state.get("Health", {}).get("Status", "unknown") if container else "missing"
+    return f"its health check on {healthcheck_path} did not pass ({health})"
+
+
+def refusal_log(command_result, log_lines, count):
+    """The last `count` lines a user needs to see: the release command's
+    output if it failed, else the first start of the container."""
+    command_result = command_result or {}
+    if command_result.get("failed"):
+        lines = (command_result.get("stdout", "") + "\n" + command_result.get("stderr", "")).strip().splitlines()
+    else:
+        lines = first_start(log_lines or [])
+    return "\n".join(lines[-int(count):]).strip()
+
+
+def history_release(history, index):
+    """The release of a history entry ("<time> <switch> <release>") by its
+    index (-1: live, -2: previous), or "" when there is none."""
+    try:
+        return history[index].split()[-1]
+    except IndexError:
+        return ""
+
+
+def releases_to_keep(history, keep, always):
+    """The `keep` most recently live releases, and those in `always`."""
+    recent = []
+    for entry in reversed(history):
+        release = entry.split()[-1]
+        if release not in recent:
+            recent.append(release)
+    return [release for release in dict.fromkeys(recent[:int(keep)] + list(always)) if release]
+
+
+def release_labels(containers):
+    """The releases that containers (docker_host_info, verbose) belong to."""
+    labels = [(container.get("Labels") or {}).get("flask-vps.release") for container in containers]
+    return sorted({label for label in labels if label})
+
+
+def image_tags(images, repository):
+    """The tags of `repository` among images (docker_host_info)."""
+    tags = []
+    for image in images:
+        for ref in image.get("RepoTags") or []:
+            name, _, tag = ref.rpartition(":")
+            if name == repository:
+                tags.append(tag)
+    return sorted(set(tags))
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "app_release_id": release_id,
+            "app_gunicorn_workers": gunicorn_workers,
+            "app_compose_escape": compose_escape,
+            "app_refusal": refusal,
+            "app_refusal_log": refusal_log,
+            "app_history_release": history_release,
+            "app_releases_to_keep": releases_to_keep,
+            "app_release_labels": release_labels,
+            "app_image_tags": image_tags,
+        }

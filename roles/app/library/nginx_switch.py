@@ -1,0 +1,204 @@
+#!/usr/bin/python
+"""Make nginx serve the staged configuration, safely.
+
+The role renders nginx's configuration into a staging directory. This module
+then, only when nginx does not already serve exactly that configuration:
+tests it with `nginx -t`, copies it to `configs/<digest>/`, points the `live`
+symlink at it in one rename, reloads nginx gracefully, and waits until the
+old workers have finished their requests. A configuration nginx refuses never
+replaces the live one, and a run killed at any point leaves `live` naming a
+whole, tested configuration; the next run reloads if nginx may not have.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: nginx_switch
+short_description: Test, promote and gracefully reload a staged nginx configuration
+options:
+  root:
+    description: Directory on the host mounted as I(container_root) in the nginx container.
+    type: path
+    required: true
+  container_root:
+    description: Where nginx sees I(root).
+    type: str
+    required: true
+  project_dir:
+    description: Compose project directory of the nginx service.
+    type: path
+    required: true
+  service:
+    description: Compose service name of nginx.
+    type: str
+    default: nginx
+  worker_timeout:
+    description: Seconds to wait for the old workers after a reload.
+    type: int
+    default: 60
+"""
+
+RETURN = r"""
+digest:
+  description: Digest of the configuration nginx now serves.
+  type: str
+reloaded:
+  description: Whether nginx was reloaded.
+  type: bool
+"""
+
+STAGED = "staged"
+CONFIGS = "configs"
+LIVE = "live"
+# Digest of the configuration nginx loaded last; written after a reload.
+SERVED = "served"
+# Prints the PIDs of nginx's worker processes (the images have no ps).
+WORKERS_SCRIPT = (
+    'cd /proc && for pid in [0-9]*; do '
+    'case "$(tr "\\0" " " < $pid/cmdline 2>/dev/null)" in "nginx: worker process"*) echo $pid ;; esac; '
+    'done'
+)
+
+
+def tree_files(directory):
+    """Sorted relative paths of the regular files under directory."""
+    files = []
+    for root, dirs, names in os.walk(directory):
+        dirs.sort()
+        for name in names:
+            files.append(os.path.relpath(os.path.join(root, name), directory))
+    return sorted(files)
+
+
+def tree_digest(directory):
+    digest = hashlib.sha256()
+    for rel in tree_files(directory):
+        with open(os.path.join(directory, rel), "rb") as handle:
+            digest.update(rel.encode() + b"\0" + hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()[:16]
+
+
+def read(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def write_atomically(path, content):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.replace(tmp, path)
+
+
+def point_live_at(root, digest):
+    """Copy the staged tree to configs/<digest> (whole or not at all), then
+    swap the live symlink in one rename."""
+    target = os.path.join(root, CONFIGS, digest)
+    if not os.path.isdir(target):
+        partial = f"{target}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(os.path.join(root, STAGED), partial)
+        os.replace(partial, target)
+    link = os.path.join(root, LIVE)
+    tmp = f"{link}.tmp"
+    if os.path.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(os.path.join(CONFIGS, digest), tmp)
+    os.replace(tmp, link)
+
+
+def prune_configs(root, keep):
+    configs = os.path.join(root, CONFIGS)
+    for name in os.listdir(configs):
+        if name not in keep:
+            shutil.rmtree(os.path.join(configs, name), ignore_errors=True)
+
+
+class Nginx:
+    """The running nginx service, through `docker compose exec`."""
+
+    def __init__(self, module):
+        self.module = module
+        self.base = ["docker", "compose", "--project-directory", module.params["project_dir"],
+                     "exec", "-T", module.params["service"]]
+
+    def run(self, *argv):
+        return subprocess.run([*self.base, *argv], capture_output=True, text=True, check=False)
+
+    def is_running(self):
+        return self.run("true").returncode == 0
+
+    def workers(self):
+        return self.run("sh", "-c", WORKERS_SCRIPT).stdout.split()
+
+    def wait_for_exit(self, pids, timeout):
+        """Old workers finish their requests within worker_shutdown_timeout."""
+        if not pids:
+            return True
+        check = " ".join(f"[ ! -e /proc/{pid} ] &&" for pid in pids) + " true"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run("sh", "-c", check).returncode == 0:
+                return True
+            time.sleep(0.5)
+        return False
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "root": {"type": "path", "required": True},
+            "container_root": {"type": "str", "required": True},
+            "project_dir": {"type": "path", "required": True},
+            "service": {"type": "str", "default": "nginx"},
+            "worker_timeout": {"type": "int", "default": 60},
+        },
+        supports_check_mode=True,
+    )
+    root = module.params["root"]
+    container_conf = f"{module.params['container_root']}/{{}}/nginx.conf"
+    digest = tree_digest(os.path.join(root, STAGED))
+    live = os.path.basename(os.readlink(os.path.join(root, LIVE))) if os.path.islink(os.path.join(root, LIVE)) else ""
+    served = read(os.path.join(root, SERVED))
+    result = {"digest": digest, "reloaded": False}
+    if live == digest and served == digest:
+        module.exit_json(changed=False, **result)
+    if module.check_mode:
+        module.exit_json(changed=True, **result)
+
+    nginx = Nginx(module)
+    running = nginx.is_running()
+    if live != digest:
+        if running:
+            test = nginx.run("nginx", "-t", "-q", "-c", container_conf.format(STAGED))
+            if test.returncode != 0:
+                module.fail_json(
+                    msg="nginx refused the new configuration; it keeps serving the live one. "
+                        + (test.stderr or test.stdout).strip(), **result)
+        os.makedirs(os.path.join(root, CONFIGS), mode=0o755, exist_ok=True)
+        point_live_at(root, digest)
+    if running:
+        old_workers = nginx.workers()
+        reload = nginx.run("nginx", "-s", "reload", "-c", container_conf.format(LIVE))
+        if reload.returncode != 0:
+            module.fail_json(msg="nginx did not reload: " + (reload.stderr or reload.stdout).strip(), **result)
+        result["reloaded"] = True
+        if not nginx.wait_for_exit(old_workers, module.params["worker_timeout"]):
+            module.fail_json(msg="nginx's old workers did not exit in time.", **result)
+    # Not running: the next task starts nginx on the live configuration.
+    write_atomically(os.path.join(root, SERVED), digest + "\n")
+    prune_configs(root, {digest, live})
+    module.exit_json(changed=True, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The app role's filters and its source packaging, on their own."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "app"
+
+
+def load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+filters = load(ROLE / "filter_plugins" / "app_release.py", "app_release")
+app_source = load(ROLE / "library" / "app_source.py", "app_source")
+
+
+def test_release_id_follows_source_and_settings():
+    first = filters.release_id("abc", {"workers": 2})
+    assert first == filters.release_id("abc", {"workers": 2})
+    assert len(first) == 12
+    assert first != filters.release_id("abd", {"workers": 2})
+    assert first != filters.release_id("abc", {"workers": 3})
+
+
+@pytest.mark.parametrize(("configured", "cores", "memory", "expected"), [
+    (3, 8, "512m", 3),        # configured wins
+    (0, 2, "512m", 5),        # 2 x 2 + 1
+    (0, 16, "512m", 8),       # memory allows 8 of 64 MB
+    (0, 1, "100m", 1),        # at least one
+    (0, "4", "1g", 9),
+])
+def test_gunicorn_workers(configured, cores, memory, expected):
+    assert filters.gunicorn_workers(configured, cores, memory) == expected
+
+
+def test_docker_bytes_rejects_what_docker_would():
+    assert filters.docker_bytes("6m") == 6 * 1024**2
+    assert filters.docker_bytes("1G") == 1024**3
+    with pytest.raises(ValueError):
+        filters.docker_bytes("10MB!")
+
+
+def test_compose_escape_keeps_dollars_literal():
+    assert filters.compose_escape("pa$word") == "pa$$word"
+    assert filters.compose_escape(5) == "5"
+
+
+def test_first_start_cuts_at_the_second_start_by_position():
+    lines = ["Starting gunicorn 27", "Traceback", "Error", "Starting gunicorn 27", "Traceback"]
+    assert filters.first_start(lines) == lines[:3]
+    assert filters.first_start(["only line"]) == ["only line"]
+
+
+def test_refusal_reasons():
+    assert filters.refusal({"failed": True, "rc": 3}, None, "/healthz") == "its release command failed (exit code 3)"
+    crashed = {"RestartCount": 1, "State": {"Status": "running"}}
+    assert filters.refusal({"skipped": True}, crashed, "/healthz") == "its container crashed on start"
+    unhealthy = {"RestartCount": 0, "State": {"Status": "running", "Health": {"Status": "unhealthy"}}}
+    assert filters.refusal({}, unhealthy, "/healthz") == "its health check on /healthz did not pass (unhealthy)"
+    assert filters.refusal({}, None, "/up") == "its health check on /up did not pass (missing)"
+
+
+def test_refusal_log_shows_the_command_output_or_the_first_start():
+    failed = {"failed": True, "stdout": "out", "stderr": "err1\nerr2"}
+    assert filters.refusal_log(failed, ["ignored"], 2) == "err1\nerr2"
+    logs = ["Starting gunicorn", "a", "b", "Starting gunicorn", "c"]
+    assert filters.refusal_log({"skipped": True}, logs, 2) == "a\nb"
+
+
+def test_history_and_pruning():
+    history = ["t deploy a", "t deploy b", "t rollback a", "t deploy c"]
+    assert filters.history_release(history, -1) == "c"
+    assert filters.history_release(history, -2) == "a"
+    assert filters.history_release([], -1) == ""
+    assert filters.releases_to_keep(history, 2, ["d", ""]) == ["c", "a", "d"]
+
+
+def test_release_labels_and_image_tags():
+    containers = [{"Labels": {"flask-vps.release": "b"}}, {"Labels": {"flask-vps.release": "a"}}, {"Labels": None}]
+    assert filters.release_labels(containers) == ["a", "b"]
+    images = [{"RepoTags": ["flaskapp-app:a", "other:b"]}, {"RepoTags": None}, {"RepoTags": ["flaskapp-app:c"]}]
+    assert filters.image_tags(images, "flaskapp-app") == ["a", "c"]
+
+
+def make_tree(root, files):
+    for rel in files:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel)
+
+
+def test_release_files_follow_dockerignore_rules(tmp_path):
+    make_tree(tmp_path, [
+        "wsgi.py", "Dockerfile", "pkg/__init__.py", "pkg/__pycache__/x.pyc", ".git/config",
+        ".env", "instance/app.db", "tests/test_a.py", "docs/keep.md", "docs/drop.md", "a/b/c/notes.txt",
+    ])
+    (tmp_path / ".dockerignore").write_text("# comment\ntests\ndocs/*.md\n!docs/keep.md\n**/notes.txt\nDockerfile\n")
+    exclude = [".git", ".env", "instance", "**/__pycache__"]
+    assert app_source.release_files(str(tmp_path), exclude) == [
+        ".dockerignore", "Dockerfile", "docs/keep.md", "pkg/__init__.py", "wsgi.py"]
+
+
+@pytest.mark.parametrize(("pattern", "path", "matches"), [
+    ("*.pyc", "a.pyc", True),
+    ("*.pyc", "dir/a.pyc", False),
+    ("**/*.pyc", "dir/sub/a.pyc", True),
+    ("**/*.pyc", "a.pyc", True),
+    ("file?.txt", "file1.txt", True),
+    ("file?.txt", "file10.txt", False),
+    ("[a-c].py", "b.py", True),
+    ("/abs", "abs", True),
+])
+def test_patterns(pattern, path, matches):
+    rules = app_source.parse_patterns([pattern])
+    assert app_source.is_excluded(path, rules) is matches
+
+
+def run_module(tmp_path, src):
+    args = {"ANSIBLE_MODULE_ARGS": {"src": str(src), "exclude": [".git"], "archive_dir": str(tmp_path / "cache")}}
+    done = subprocess.run([sys.executable, str(ROLE / "library" / "app_source.py")],
+                          input=__import__("json").dumps(args), capture_output=True, text=True, check=True)
+    return __import__("json").loads(done.stdout)
+
+
+def test_archive_is_reproducible_and_holds_only_release_files(tmp_path):
+    src = tmp_path / "app"
+    make_tree(src, ["wsgi.py", "Dockerfile", ".git/HEAD"])
+    os.chmod(src / "wsgi.py", 0o755)
+    first = run_module(tmp_path, src)
+    archive = Path(first["archive"])
+    content = archive.read_bytes()
+    archive.unlink()
+    os.utime(src / "wsgi.py", (1_000_000, 1_000_000))  # a new time, the same content
+    second = run_module(tmp_path, src)
+    assert second["digest"] == first["digest"]
+    assert Path(second["archive"]).read_bytes() == content
+    with tarfile.open(second["archive"]) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert sorted(members) == ["Dockerfile", "wsgi.py"]
+    assert members["wsgi.py"].mode == 0o755 and members["Dockerfile"].mode == 0o644
+    assert {m.uid for m in members.values()} == {0}
+
+
+def test_an_edit_that_keeps_the_size_changes_the_time_buildkit_sees(tmp_path):
+    """BuildKit re-reads a context file only if its size or time changed."""
+    src = tmp_path / "app"
+    make_tree(src, ["Dockerfile"])
+    (src / "version.py").write_text('version = "1.0.0"')
+    before = run_module(tmp_path, src)
+    stat = (src / "version.py").stat()
+    (src / "version.py").write_text('version = "2.0.0"')
+    os.utime(src / "version.py", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = run_module(tmp_path, src)
+    times = []
+    for result in (before, after):
+        with tarfile.open(result["archive"]) as tar:
+            times.append(tar.getmember("version.py").mtime)
+    assert times[0] != times[1]
