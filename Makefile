@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # pytest must not leave bytecode in files/app: it would be pushed to the VPS.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo demo-down test vps-suites lint unit preflight demo-test molecule venv docker images
+.PHONY: demo demo-down test bench vps-suites lint unit preflight demo-test molecule venv docker images
 
 demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
 	scripts/demo.sh up
@@ -65,6 +65,12 @@ $(VENV)/.installed: requirements.txt requirements.yml
 	$(UV) pip install --quiet -p $(VENV) -r requirements.txt
 	ansible-galaxy collection install -r requirements.yml
 	touch $@
+
+# Run times and serving, measured on local VPS containers (docs/performance.md).
+BENCH_REPEAT ?= 3
+bench: venv images
+	$(UV) pip install --quiet -p $(VENV) -r benchmarks/requirements.txt
+	python benchmarks/perf.py --repeat $(BENCH_REPEAT)
 
 docker:
 	scripts/ensure-docker.sh

@@ -6,9 +6,11 @@ from conftest import LIVE_APP, SCENARIO_DIR, inspect
 
 
 def test_secret_files_are_root_owned_and_only_the_app_group_reads(vps):
-    directory = vps.file("/srv/flaskapp/secrets")
+    # Each release keeps its own secrets, in its own directory.
+    release = inspect(vps, LIVE_APP)["Config"]["Labels"]["flask-vps.release"]
+    directory = vps.file(f"/srv/flaskapp/releases/{release}/secrets")
     assert (directory.uid, directory.gid, directory.mode) == (0, 0, 0o700)
-    secret = vps.file("/srv/flaskapp/secrets/secret_key")
+    secret = vps.file(f"/srv/flaskapp/releases/{release}/secrets/secret_key")
     assert (secret.uid, secret.gid, secret.mode) == (0, 10001, 0o440)
 
 
