@@ -113,22 +113,35 @@ def molecule_inventory():
     return Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 
 
-def run_playbook(playbook, inventory=None, extra_vars=None, check=False, args=()):
+def start_playbook(playbook, inventory=None, extra_vars=None, args=()):
     """ansible-playbook from the project directory, against the scenario's VPS
     unless another inventory is given, with more arguments if any (--check,
-    --tags ...); returns (rc, output)."""
+    --tags ...), started in its own process group; returns the Popen."""
     argv = ["ansible-playbook", "-i", str(inventory or molecule_inventory()), str(PROJECT_DIR / playbook), *args]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     # Plain output, whatever Molecule asked for, so it can be read back.
     env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0"}
-    started = time.monotonic()
-    done = subprocess.run(argv, check=False, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = done.stdout
-    print(f"$ {' '.join(argv)}  ({time.monotonic() - started:.1f} s, rc {done.returncode})\n{output[-6000:]}")
+    process = subprocess.Popen(argv, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    process.argv = argv
+    return process
+
+
+def finish_playbook(process, started=None, check=False):
+    """Wait for a playbook started by start_playbook; returns (rc, output)."""
+    started = started or time.monotonic()
+    output, _ = process.communicate()
+    print(f"$ {' '.join(process.argv)}  ({time.monotonic() - started:.1f} s, rc {process.returncode})\n{output[-6000:]}")
     if check:
-        assert done.returncode == 0, output[-6000:]
-    return done.returncode, output
+        assert process.returncode == 0, output[-6000:]
+    return process.returncode, output
+
+
+def run_playbook(playbook, inventory=None, extra_vars=None, check=False, args=()):
+    """Run a playbook as start_playbook does and wait for it; returns (rc, output)."""
+    started = time.monotonic()
+    return finish_playbook(start_playbook(playbook, inventory, extra_vars, args), started, check)
 
 
 def recap(output):

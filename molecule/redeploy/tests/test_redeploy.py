@@ -3,12 +3,14 @@ releases, rollback, one-off command, persistent data. Each step runs the real
 playbooks against the VPS while clients inside it hit port 80."""
 
 import json
+import os
 import re
+import signal
 
 import pytest
 
 from load import Load
-from stack import make_app, recap, run_playbook
+from stack import finish_playbook, make_app, recap, run_playbook, start_playbook
 
 CONTAINER = "redeploy-vps"
 ROOT = "/srv/flaskapp"
@@ -281,6 +283,56 @@ def test_check_mode_reports_a_new_release_and_changes_nothing(host, tmp_path_fac
     assert "TASK [app : Prune old releases]" in output or "Prune old releases" in output
     assert live_release(host) == releases["deps"]
     assert_serves(host, releases["deps"], "3.0.0")
+
+
+def test_two_deploys_at_once_one_waits_for_the_lock_or_fails_naming_its_holder(host, tmp_path_factory, releases):
+    sources = [make_app(tmp_path_factory.mktemp(f"lock{n}") / "app", version=f"6.{n}.0") for n in range(2)]
+    with Load(CONTAINER) as load:
+        runs = [start_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(src), "app_lock_timeout": 5})
+                for src in sources]
+        results = [finish_playbook(run) for run in runs]
+    assert_no_failures(load)
+    assert sorted(rc == 0 for rc, _ in results) == [False, True], results
+    winner = next(n for n, (rc, _) in enumerate(results) if rc == 0)
+    loser_output = results[1 - winner][1]
+    assert "The stack is locked by" in loser_output and "since" in loser_output
+    assert "(app_lock_timeout)" in loser_output
+    # One coherent release: the winner's, alone, on both ports.
+    assert_serves(host, live_release(host), f"6.{winner}.0")
+    assert not host.file(f"{ROOT}/deploy.lock").exists
+    releases["locked"] = live_release(host)
+    releases["locked_src"] = sources[winner]
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over(host, releases):
+    extra = {"app_src": str(releases["locked_src"])}
+    with Load(CONTAINER) as load:
+        run = start_playbook("playbooks/deploy.yml", extra_vars=extra)
+        host.check_output(f"timeout 120 sh -c 'until [ -s {ROOT}/deploy.lock/holder.json ]; do sleep 0.2; done'")
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+        assert host.file(f"{ROOT}/deploy.lock").exists
+        rc, output = run_playbook("playbooks/deploy.yml", extra_vars=extra)
+    assert rc == 0, output
+    assert "Took over the deploy lock left by" in output and "that run is gone" in output
+    assert_no_failures(load)
+    assert live_release(host) == releases["locked"]
+    assert app_containers(host) == [f"flaskapp-app-{releases['locked']}"]
+    assert not host.file(f"{ROOT}/deploy.lock").exists
+
+
+def test_a_lock_held_elsewhere_is_respected_and_released_by_hand(host, releases):
+    holder = {"user": "ci", "controller": "ci-runner", "play": "Deploy the Flask stack", "pid": 4242,
+              "since": "2026-01-01T00:00:00Z", "token": "elsewhere"}
+    host.check_output(f"mkdir {ROOT}/deploy.lock && echo '{json.dumps(holder)}' > {ROOT}/deploy.lock/holder.json")
+    rc, output = run_playbook("playbooks/deploy.yml",
+                              extra_vars={"app_src": str(releases["locked_src"]), "app_lock_timeout": 3})
+    assert rc != 0
+    assert "The stack is locked by ci@ci-runner running 'Deploy the Flask stack' (process 4242)" in output
+    rc, output = run_playbook("playbooks/unlock.yml")
+    assert rc == 0, output
+    assert "Released the deploy lock held by ci@ci-runner" in output
+    assert not host.file(f"{ROOT}/deploy.lock").exists
 
 
 def test_a_new_app_user_gets_the_data(host, releases):
