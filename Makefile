@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # pytest must not leave bytecode in files/app: it would be pushed to the VPS.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo demo-down test lint unit preflight demo-test molecule venv docker images
+.PHONY: demo demo-down test lint unit preflight demo-test molecule bench venv docker images
 
 demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
 	scripts/demo.sh up
@@ -40,6 +40,12 @@ demo-test: venv images
 
 molecule: venv images
 	molecule test --all
+
+# Performance figures into docs/performance.md and .png (not part of make
+# test). BENCH_REPEAT (3), BENCH_ONLY (runs,push,fleet,serving), BENCH_FILES.
+bench: venv images
+	$(UV) pip install --quiet -p $(VENV) -r benchmarks/requirements.txt
+	python benchmarks/perf.py
 
 venv: $(VENV)/.installed
 
