@@ -23,6 +23,8 @@ Each figure is measured BENCH_REPEAT (3) times, the members of a pair one
 after the other in each repeat (their order alternating), and reported as
 median and min-max. Results are kept per group in .cache/bench/, so one group
 can be measured again alone; the doc is rewritten from all of them.
+BENCH_NOTE is printed in the doc next to the groups measured (conditions of
+the run worth knowing).
 
     make bench
     BENCH_REPEAT=1 BENCH_ONLY=runs,serving make bench
@@ -386,8 +388,8 @@ def fmt(s, unit="s", digits=1):
     if not s:
         return "n/a"
     if s["n"] == 1:
-        return f"{s['median']:.{digits}f} {unit}"
-    return f"{s['median']:.{digits}f} {unit} ({s['min']:.{digits}f}–{s['max']:.{digits}f})"
+        return f"{s['median']:.{digits}f} {unit}".strip()
+    return f"{s['median']:.{digits}f} {unit}".strip() + f" ({s['min']:.{digits}f}–{s['max']:.{digits}f})"
 
 
 def load_results():
@@ -425,11 +427,14 @@ def report(results):
         "repeat, so they share the machine's load. Wall times are seconds.",
         "",
     ]
-    lines += ["| Group | Measured | Commit | Repeats | Machine |", "|---|---|---|---:|---|"]
+    lines += ["| Group | Measured | Commit | Repeats | Took | Machine |", "|---|---|---|---:|---:|---|"]
     for group, data in results.items():
         meta = data["meta"]
-        lines.append(f"| {group} | {meta['date']} | `{meta['commit']}` | {meta['repeat']} | {meta['machine']} |")
+        lines.append(f"| {group} | {meta['date']} | `{meta['commit']}` | {meta['repeat']} | "
+                     f"{meta.get('minutes', '?')} min | {meta['machine']} |")
     lines.append("")
+    notes = [f"- {group}: {data['meta']['note']}" for group, data in results.items() if data["meta"].get("note")]
+    lines += [*notes, ""] if notes else []
     targets = []
     chart = {}
 
@@ -613,7 +618,8 @@ def main():
     if not args.report:
         for group in groups:
             meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                    "commit": commit(), "repeat": args.repeat, "machine": machine()}
+                    "commit": commit(), "repeat": args.repeat, "machine": machine(),
+                    "note": os.environ.get("BENCH_NOTE", "")}
             started = time.monotonic()
             with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
                 try:
