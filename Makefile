@@ -42,7 +42,7 @@ molecule: venv images
 	molecule test --all
 
 # Performance figures into docs/performance.md and .png (not part of make
-# test). BENCH_REPEAT (3), BENCH_ONLY (runs,push,fleet,serving), BENCH_FILES.
+# test). BENCH_REPEAT (3), BENCH_ONLY (runs,serving,push,fleet), BENCH_FILES.
 bench: venv images
 	$(UV) pip install --quiet -p $(VENV) -r benchmarks/requirements.txt
 	python benchmarks/perf.py

@@ -14,10 +14,12 @@ Groups of figures (BENCH_ONLY, comma-separated; default all):
            dependency redeploy, rollback; the no-op run and the code
            redeploy also with Ansible's stock settings and (no-op) with the
            mitogen strategy; the naive `docker compose up -d --build`
-  push     deploy of an app of 25 files against one of BENCH_FILES (2,000)
-  fleet    cold site.yml on 1, 2 and 4 VPS containers in one run
   serving  wrk inside the VPS: dynamic page through nginx and gunicorn
            direct, a static file through nginx
+  push     deploy of an app of 25 files against one of BENCH_FILES (2,000)
+  fleet    cold site.yml on 1, 2 and 4 VPS containers in one run
+
+serving and push reuse the VPS the runs group leaves deployed (or deploy one).
 
 Each figure is measured BENCH_REPEAT (3) times, the members of a pair one
 after the other in each repeat (their order alternating), and reported as
@@ -52,7 +54,7 @@ from redeploy import NAIVE_COMPOSE, NAIVE_DIR, NAIVE_NGINX
 from load import Load
 from stack import PROJECT_DIR, VPS_RUN_ARGS, make_app, recap, wait_for_boot
 
-GROUPS = ("runs", "push", "fleet", "serving")
+GROUPS = ("runs", "serving", "push", "fleet")
 CACHE = PROJECT_DIR / ".cache" / "bench"
 RESULTS = CACHE / "results"
 KEY = CACHE / "ssh" / "id_ed25519"
@@ -244,6 +246,19 @@ def fresh_deployed(name, port, tmp, apps):
     return vps, ansible, cold, second
 
 
+# A deployed VPS that later groups of the same run reuse (push and serving
+# need one but not a fresh one): the last one the runs group made, or a new one.
+SHARED = {}
+
+
+def deployed(tmp):
+    if not SHARED:
+        apps = Apps(tmp)
+        vps, ansible, _, _ = fresh_deployed("bench-shared", PORT_BASE + 20, tmp, apps)
+        SHARED.update(vps=vps, ansible=ansible, apps=apps)
+    return SHARED["vps"], SHARED["ansible"], SHARED["apps"]
+
+
 def naive_setup(vps, app):
     vps.run(f"mkdir -p {NAIVE_DIR}/conf.d && cat > {NAIVE_DIR}/compose.yml", NAIVE_COMPOSE)
     vps.run(f"cat > {NAIVE_DIR}/conf.d/app.conf", NAIVE_NGINX)
@@ -295,15 +310,16 @@ def group_runs(repeat, tmp):
             vps, 80, lambda ansible=ansible: ansible.play("site.yml", apps.new(requirements=["itsdangerous"])))
         row["rollback_project"] = under_load(vps, 80, lambda ansible=ansible: ansible.play("playbooks/rollback.yml"))
         rows.append(row)
-        vps.remove()
+        if i < repeat - 1:
+            vps.remove()
+    SHARED.update(vps=vps, ansible=ansible, apps=apps)
     return rows
 
 
 def group_push(repeat, tmp, files):
     """Figure 3: deploy (playbooks/deploy.yml) of an app of 25 files and of
     `files` files; profile_tasks times the push task."""
-    apps = Apps(tmp)
-    vps, ansible, _, _ = fresh_deployed("bench-push", PORT_BASE + 20, tmp, apps)
+    _, ansible, apps = deployed(tmp)
     rows = []
     for i in range(repeat):
         log(f"push: repeat {i + 1}/{repeat}")
@@ -311,7 +327,6 @@ def group_push(repeat, tmp, files):
         for count in ((25, files) if i % 2 == 0 else (files, 25)):
             row[str(count)] = ansible.play("playbooks/deploy.yml", apps.new(files=count))
         rows.append(row)
-    vps.remove()
     return rows
 
 
@@ -353,8 +368,7 @@ def wrk(vps, url):
 
 def group_serving(repeat, tmp):
     """Figure 5: wrk inside the VPS, with the role's default worker settings."""
-    apps = Apps(tmp)
-    vps, _, _, _ = fresh_deployed("bench-serve", PORT_BASE + 40, tmp, apps)
+    vps, _, _ = deployed(tmp)
     vps.run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 "
             "|| (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null)")
     live = vps.run("tail -n 1 /srv/flaskapp/history").split()[-1]
@@ -370,7 +384,6 @@ def group_serving(repeat, tmp):
         log(f"serving: repeat {i + 1}/{repeat}")
         names = list(targets) if i % 2 == 0 else list(reversed(targets))
         rows.append({name: wrk(vps, targets[name]) for name in names})
-    vps.remove()
     return rows
 
 
@@ -615,27 +628,37 @@ def main():
         parser.error(f"unknown group(s) {', '.join(sorted(unknown))}; known: {', '.join(GROUPS)}")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
+    failed = []
     if not args.report:
-        for group in groups:
-            meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                    "commit": commit(), "repeat": args.repeat, "machine": machine(),
-                    "note": os.environ.get("BENCH_NOTE", "")}
-            started = time.monotonic()
-            with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-                try:
-                    if group == "push":
-                        rows = group_push(args.repeat, tmp, args.files)
-                    else:
-                        rows = globals()[f"group_{group}"](args.repeat, tmp)
-                finally:
-                    for name in STARTED:
-                        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
-            meta["minutes"] = round((time.monotonic() - started) / 60, 1)
-            (RESULTS / f"{group}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-            log(f"{group}: done in {meta['minutes']} min")
-            report(load_results())
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            try:
+                for group in [g for g in GROUPS if g in groups]:
+                    try:
+                        measure(group, args, tmp)
+                    except Exception as exc:  # noqa: BLE001 -- the other groups still run
+                        log(f"{group} failed: {exc}")
+                        failed.append(group)
+            finally:
+                for name in STARTED:
+                    subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
     report(load_results())
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)} (earlier results of these groups are kept in the doc)")
 
+
+def measure(group, args, tmp):
+    meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": commit(), "repeat": args.repeat, "machine": machine(),
+            "note": os.environ.get("BENCH_NOTE", "")}
+    started = time.monotonic()
+    if group == "push":
+        rows = group_push(args.repeat, tmp, args.files)
+    else:
+        rows = globals()[f"group_{group}"](args.repeat, tmp)
+    meta["minutes"] = round((time.monotonic() - started) / 60, 1)
+    (RESULTS / f"{group}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    log(f"{group}: done in {meta['minutes']} min")
+    report(load_results())
 
 if __name__ == "__main__":
     shutil.which("ansible-playbook") or sys.exit("ansible-playbook not found: run `make bench` or activate .venv")
