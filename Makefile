@@ -57,6 +57,12 @@ molecule: $(addprefix molecule-,$(SCENARIOS))
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 	molecule test -s $*
 
+# Performance figures into docs/performance.md and .png (not part of make
+# test). BENCH_REPEAT (3), BENCH_ONLY (runs,serving,push,fleet), BENCH_FILES.
+bench: venv images
+	$(UV) pip install --quiet -p $(VENV) -r benchmarks/requirements.txt
+	python benchmarks/perf.py
+
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements.yml
@@ -65,12 +71,6 @@ $(VENV)/.installed: requirements.txt requirements.yml
 	$(UV) pip install --quiet -p $(VENV) -r requirements.txt
 	ansible-galaxy collection install -r requirements.yml
 	touch $@
-
-# Run times and serving, measured on local VPS containers (docs/performance.md).
-BENCH_REPEAT ?= 3
-bench: venv images
-	$(UV) pip install --quiet -p $(VENV) -r benchmarks/requirements.txt
-	python benchmarks/perf.py --repeat $(BENCH_REPEAT)
 
 docker:
 	scripts/ensure-docker.sh

@@ -1,17 +1,36 @@
 #!/usr/bin/env python3
-"""Benchmarks: how long runs take and how fast the stack serves, measured on
-local VPS containers reached over SSH like a real VPS, side by side in one
-run, each figure repeated (median and spread). Writes docs/performance.md and
-docs/performance.png. Not a test: it asserts nothing.
+"""Performance benchmarks of flask-vps on local VPS containers, written to
+docs/performance.md and docs/performance.png (`make bench`).
 
-    make bench                        # BENCH_REPEAT=3 by default
-    BENCH_REPEAT=1 make bench         # quicker, noisier
+Every VPS is a Debian 13 container (flask-vps/vps:13, see
+scripts/build-images.sh) named bench-*, handed over like `make demo` does
+(playbooks/local_vps_handover.yml) and reached over SSH on 127.0.0.1 (ports
+19000-19099), so that Ansible's SSH settings count as on a real VPS. The
+containers are removed at the end.
 
-Figures: cold site.yml; no-op rerun with this project's Ansible settings and
-with Ansible's stock ones; code-only and dependency redeploys; rollback; a
-naive `docker compose up -d --build` of the same code change; source push of
-an app of 25 and of 2,000 files; no-op site.yml over 1, 2 and 4 hosts; and
-requests per second through nginx, to gunicorn directly and for a static file.
+Groups of figures (BENCH_ONLY, comma-separated; default all):
+
+  runs     cold site.yml on a fresh VPS, no-op rerun, code-only redeploy,
+           dependency redeploy, rollback; the no-op run and the code
+           redeploy also with Ansible's stock settings and (no-op) with the
+           mitogen strategy; the naive `docker compose up -d --build`
+  serving  wrk inside the VPS: dynamic page through nginx and gunicorn
+           direct, a static file through nginx
+  push     deploy of an app of 25 files against one of BENCH_FILES (2,000)
+  fleet    cold site.yml on 1, 2 and 4 VPS containers in one run
+
+serving and push reuse the VPS the runs group leaves deployed (or deploy one).
+
+Each figure is measured BENCH_REPEAT (3) times, the members of a pair one
+after the other in each repeat (their order alternating), and reported as
+median and min-max. Results are kept per group in .cache/bench/, so one group
+can be measured again alone; the doc is rewritten from all of them.
+BENCH_NOTE is printed in the doc next to the groups measured (conditions of
+the run worth knowing).
+
+    make bench
+    BENCH_REPEAT=1 BENCH_ONLY=runs,serving make bench
+    python benchmarks/perf.py --report     # rewrite the doc only
 """
 
 import argparse
@@ -19,314 +38,628 @@ import datetime
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "molecule" / "shared"))
 sys.path.insert(0, str(HERE))
-import redeploy as naive
+from redeploy import NAIVE_COMPOSE, NAIVE_DIR, NAIVE_NGINX
 
-from stack import PROJECT_DIR, VPS_RUN_ARGS, make_app, wait_for_boot
+from load import Load
+from stack import PROJECT_DIR, VPS_RUN_ARGS, make_app, recap, wait_for_boot
 
-HOSTS = [f"bench-vps-{n}" for n in range(1, 5)]
-SSH_PORT = {name: 19100 + n for n, name in enumerate(HOSTS, 1)}
-KEY = PROJECT_DIR / ".cache" / "bench-ssh" / "id_ed25519"
+GROUPS = ("runs", "serving", "push", "fleet")
+CACHE = PROJECT_DIR / ".cache" / "bench"
+RESULTS = CACHE / "results"
+KEY = CACHE / "ssh" / "id_ed25519"
 DOC = PROJECT_DIR / "docs" / "performance.md"
 CHART = PROJECT_DIR / "docs" / "performance.png"
-# Ansible's stock settings: only what it needs to find the roles.
-STOCK_CFG = f"[defaults]\nroles_path = {PROJECT_DIR / 'roles'}\n"
-PUSH_TASKS = ("Package the app source", "Copy the app source archive", "Unpack the app source")
+PORT_BASE = 19000
+WRK = "wrk -t2 -c16 -d10s --latency"
 
 
-def sh(*argv, **kwargs):
-    return subprocess.run(argv, check=True, text=True, stdout=subprocess.PIPE, **kwargs).stdout
+def log(*args):
+    print(time.strftime("%H:%M:%S"), *args, file=sys.stderr, flush=True)
 
 
-def vps(host, script):
-    return sh("docker", "exec", host, "bash", "-ec", script)
+def sh(*argv, stdin=None, check=True):
+    done = subprocess.run(argv, input=stdin, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    if check and done.returncode:
+        raise RuntimeError(f"{' '.join(argv[:4])}... failed:\n{done.stdout[-3000:]}")
+    return done.stdout
 
 
-# ---------------------------------------------------------------- the VPSes
-
-def start(host):
-    subprocess.run(["docker", "rm", "-f", "-v", host], capture_output=True, check=False)
-    sh("docker", "run", "-d", "--name", host, "--hostname", host, *VPS_RUN_ARGS,
-       "-p", f"127.0.0.1:{SSH_PORT[host]}:22", "flask-vps/vps:13", "/lib/systemd/systemd")
-    wait_for_boot(host, timeout=120)
+# ---------------------------------------------------------------- the VPS
 
 
-def inventory(tmp, hosts):
-    """Like inventory/local.yml, for several local VPSes."""
-    inv = Path(tmp) / "inventory"
-    inv.mkdir(exist_ok=True)
-    lines = ["vps:", "  hosts:"] + [f"    {h}:" for h in hosts] + ["local_vps:", "  hosts:"]
-    for host in hosts:
+STARTED = set()
+
+
+class Vps:
+    """A local VPS container, reached over SSH on 127.0.0.1:<ssh_port>."""
+
+    def __init__(self, name, ssh_port):
+        self.name = name
+        self.ssh_port = ssh_port
+        STARTED.add(name)
+
+    def start(self):
+        self.remove()
+        sh("docker", "run", "-d", "--name", self.name, "--hostname", self.name, *VPS_RUN_ARGS,
+           "-p", f"127.0.0.1:{self.ssh_port}:22", "flask-vps/vps:13", "/lib/systemd/systemd")
+        wait_for_boot(self.name, timeout=120)
+        return self
+
+    def remove(self):
+        subprocess.run(["docker", "rm", "-f", "-v", self.name], capture_output=True, check=False)
+
+    def run(self, script, stdin=None, check=True):
+        return sh("docker", "exec", "-i", self.name, "bash", "-ec", script, stdin=stdin, check=check)
+
+
+def write_inventory(directory, hosts):
+    """An inventory like inventory/local.yml, for any number of bench VPSs."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = ["vps:", "  hosts:"] + [f"    {h.name}:" for h in hosts] + ["local_vps:", "  hosts:"]
+    for h in hosts:
         lines += [
-            f"    {host}:",
+            f"    {h.name}:",
             "      ansible_connection: ssh",
             "      ansible_host: 127.0.0.1",
-            f"      ansible_port: {SSH_PORT[host]}",
-            f"      local_vps_container: {host}",
+            f"      ansible_port: {h.ssh_port}",
+            f"      local_vps_container: {h.name}",
             "      ansible_user: deploy",
             "      vps_bootstrap_user: root",
             f"      ansible_ssh_private_key_file: {KEY}",
-            "      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            # Every bench VPS is new, with new host keys.
+            "      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
             "      deploy_user_name: deploy",
             "      deploy_user_authorized_keys:",
-            "        - \"{{ lookup('ansible.builtin.file', ansible_ssh_private_key_file ~ '.pub') }}\"",
+            f"        - \"{{{{ lookup('ansible.builtin.file', '{KEY}.pub') }}}}\"",
         ]
-    path = inv / "hosts.yml"
-    path.write_text("\n".join(lines) + "\n")
-    if not (inv / "group_vars").exists():
-        (inv / "group_vars").symlink_to(PROJECT_DIR / "inventory" / "group_vars")
-    return path
+    (directory / "hosts.yml").write_text("---\n" + "\n".join(lines) + "\n")
+    group_vars = directory / "group_vars"
+    if not group_vars.exists():
+        group_vars.symlink_to(PROJECT_DIR / "inventory" / "group_vars")
+    return directory
 
 
-class Runner:
-    def __init__(self, tmp, inv):
-        self.inv = inv
+# ---------------------------------------------------------------- Ansible runs
+
+
+class Ansible:
+    """ansible-playbook runs against one inventory, with the project's
+    settings, Ansible's stock settings or the mitogen strategy."""
+
+    def __init__(self, inventory, tmp):
+        self.inventory = inventory
         self.stock_cfg = Path(tmp) / "stock.cfg"
-        self.stock_cfg.write_text(STOCK_CFG)
+        # Only what is needed to run at all: where the roles are.
+        self.stock_cfg.write_text(f"[defaults]\nroles_path = {PROJECT_DIR / 'roles'}\n")
 
-    def run(self, playbook, extra=None, stock=False, limit=None):
-        """(wall seconds, tasks run, output) of one ansible-playbook run."""
-        argv = ["ansible-playbook", "-i", str(self.inv), playbook]
-        if limit:
-            argv += ["--limit", limit]
-        if extra:
-            argv += ["-e", json.dumps(extra)]
-        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "MOLECULE_PROJECT_DIRECTORY": str(PROJECT_DIR),
-               "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
-        if stock:
+    def env(self, settings):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+        env.update(ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+                   PROFILE_TASKS_TASK_OUTPUT_LIMIT="all", PROFILE_TASKS_SORT_ORDER="none")
+        if settings == "stock":
             env["ANSIBLE_CONFIG"] = str(self.stock_cfg)
+        else:
+            env["ANSIBLE_CONFIG"] = str(PROJECT_DIR / "ansible.cfg")
+        if settings == "mitogen":
+            import ansible_mitogen
+
+            env["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy")
+            env["ANSIBLE_STRATEGY"] = "mitogen_linear"
+        return env
+
+    def play(self, playbook, app=None, settings="project", check=True, extra=None):
+        """Run a playbook; returns a dict of wall time, task count and recap."""
+        extra_vars = {"local_vps_project_dir": str(PROJECT_DIR), **(extra or {})}
+        if app:
+            extra_vars["app_src"] = str(app)
+        argv = ["ansible-playbook", "-i", str(self.inventory), playbook, "-e", json.dumps(extra_vars)]
         started = time.monotonic()
-        done = subprocess.run(argv, cwd=PROJECT_DIR, env=env, text=True, check=False,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        done = subprocess.run(argv, cwd=PROJECT_DIR, env=self.env(settings), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
         wall = time.monotonic() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stdout[-4000:]}")
-        return wall, len(re.findall(r"^TASK \[", done.stdout, re.MULTILINE)), done.stdout
+        out = done.stdout
+        result = {"wall": round(wall, 2), "rc": done.returncode, "tasks": len(re.findall(r"^TASK \[", out, re.MULTILINE))}
+        try:
+            result["recap"] = recap(out)
+        except IndexError:
+            result["recap"] = {}
+        result["push"] = task_time(out, "Push the app source")
+        log(f"{playbook} [{settings}] {wall:.1f} s rc={done.returncode} tasks={result['tasks']} {result['recap']}")
+        if done.returncode:
+            result["error"] = error_of(out)
+            if check:
+                raise RuntimeError(f"{playbook} failed:\n{out[-5000:]}")
+        return result
 
 
-def task_seconds(output, names):
-    """Seconds the named tasks took, from profile_tasks' summary."""
-    total = 0.0
-    for name in names:
-        found = re.search(rf"{re.escape(name)} -+ (\d+\.\d+)s", output)
-        total += float(found.group(1)) if found else 0.0
-    return total
+def task_time(output, name):
+    """Seconds of a task from profile_tasks' summary (summed over hosts' lines)."""
+    times = re.findall(rf"^.*{re.escape(name)} -+ (\d+\.\d+)s", output, re.MULTILINE)
+    return float(times[-1]) if times else None
 
 
-# ---------------------------------------------------------------- measuring
-
-class Figures:
-    """name -> list of measured values, in the order measured."""
-
-    def __init__(self):
-        self.values = {}
-        self.tasks = {}
-
-    def add(self, name, value, tasks=None):
-        self.values.setdefault(name, []).append(value)
-        if tasks is not None:
-            self.tasks[name] = tasks
-        print(f"  {name}: {value:.2f}", file=sys.stderr)
-
-    def median(self, name):
-        return statistics.median(self.values[name])
+def error_of(output):
+    """The first lines of the first error in a failed run's output."""
+    for marker in ("ERROR!", "[ERROR]", "fatal:", "FAILED!", "Traceback"):
+        at = output.find(marker)
+        if at >= 0:
+            return " ".join(output[at:at + 600].split())[:400]
+    return " ".join(output[-400:].split())
 
 
-def app(tmp, name, version, extra_files=0, requirements=()):
-    src = make_app(Path(tmp) / name, version=version, requirements=requirements)
-    for n in range(extra_files):
-        path = src / "flaskapp" / "extra" / f"d{n // 100}" / f"f{n}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"file {n}\n")
-    return src
+def handover(ansible):
+    ansible.play("playbooks/local_vps_handover.yml")
 
 
-def wrk(host, url):
-    """(requests per second, p50 ms, p99 ms) of a bounded wrk run."""
-    out = vps(host, f"wrk -t2 -c16 -d10s --latency {url}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def ms(pct):
-        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)", out, re.MULTILINE).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-    return rps, ms(50), ms(99)
+# ---------------------------------------------------------------- apps
 
 
-def measure(repeat, tmp):
-    figures = Figures()
-    KEY.parent.mkdir(parents=True, exist_ok=True)
-    if not KEY.exists():
-        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "flask-vps bench", "-f", str(KEY))
-    print("starting 4 local VPSes...", file=sys.stderr)
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(start, HOSTS))
-    runner = Runner(tmp, inventory(tmp, HOSTS))
-    handover = ["ansible-playbook", "-i", str(runner.inv), "playbooks/local_vps_handover.yml"]
-    subprocess.run(handover, cwd=PROJECT_DIR, check=True, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "MOLECULE_PROJECT_DIRECTORY": str(PROJECT_DIR)})
-    one = HOSTS[0]
-    v1 = app(tmp, "v1", "1.0.0")
+class Apps:
+    """Distinct versions of the sample app, so every deploy is a new release."""
 
-    print("cold site.yml...", file=sys.stderr)
-    wall, tasks, _ = runner.run("site.yml", {"app_src": str(v1)}, limit=one)
-    figures.add("cold site.yml, 1 host", wall, tasks)
-    runner.run("site.yml", {"app_src": str(v1)}, limit=one)  # as deploy: closes root's login
-    wall, tasks, _ = runner.run("site.yml", {"app_src": str(v1)}, limit=",".join(HOSTS[1:]))
-    figures.add("cold site.yml, 3 hosts at once", wall, tasks)
-    runner.run("site.yml", {"app_src": str(v1)}, limit=",".join(HOSTS[1:]))
+    def __init__(self, tmp):
+        self.tmp = Path(tmp)
+        self.count = 0
 
-    print("no-op site.yml: this project's settings and stock ones...", file=sys.stderr)
-    for _ in range(repeat):
-        for stock in (False, True):
-            wall, tasks, out = runner.run("site.yml", {"app_src": str(v1)}, stock=stock, limit=one)
-            name = "no-op site.yml, stock Ansible settings" if stock else "no-op site.yml"
-            figures.add(name, wall, tasks)
+    def new(self, files=None, requirements=()):
+        self.count += 1
+        dest = self.tmp / f"app{self.count}"
+        make_app(dest, version=f"1.{self.count}.0", requirements=requirements)
+        if files:
+            add_files(dest, files)
+        return dest
 
-    print("fleet: no-op site.yml over 1, 2 and 4 hosts...", file=sys.stderr)
-    for _ in range(repeat):
-        for count in (1, 2, 4):
-            wall, tasks, _ = runner.run("site.yml", {"app_src": str(v1)}, limit=",".join(HOSTS[:count]))
-            figures.add(f"no-op site.yml, {count} host{'s' if count > 1 else ''}", wall, tasks)
 
-    print("naive compose stack next to the app...", file=sys.stderr)
-    naive.CONTAINER = one
-    naive.vps(f"mkdir -p {naive.NAIVE_DIR}/conf.d && cat > {naive.NAIVE_DIR}/compose.yml", naive.NAIVE_COMPOSE)
-    naive.vps(f"cat > {naive.NAIVE_DIR}/conf.d/app.conf", naive.NAIVE_NGINX)
-    naive.copy_into_vps(v1, f"{naive.NAIVE_DIR}/app")
-    naive.vps(f"cd {naive.NAIVE_DIR} && docker compose up -d --build --wait --quiet-pull 2>&1")
+def add_files(app, total):
+    """Extra small modules under extra/ until the app has `total` files."""
+    have = sum(1 for p in app.rglob("*") if p.is_file())
+    extra = app / "extra"
+    extra.mkdir(exist_ok=True)
+    for i in range(total - have):
+        (extra / f"m{i:04d}.py").write_text(f'"""Generated module {i}."""\nVALUE = {i}\n')
 
-    print("redeploys, rollback, source push...", file=sys.stderr)
-    for n in range(repeat):
-        code = app(tmp, f"code{n}", f"2.{n}.0")
-        wall, tasks, _ = runner.run("playbooks/deploy.yml", {"app_src": str(code)}, limit=one)
-        figures.add("code-only redeploy", wall, tasks)
-        naive.copy_into_vps(code, f"{naive.NAIVE_DIR}/app")
-        started = time.monotonic()
-        naive.vps(f"cd {naive.NAIVE_DIR} && docker compose up -d --build --wait 2>&1")
-        figures.add("naive docker compose up -d --build", time.monotonic() - started)
 
-        deps = app(tmp, f"deps{n}", f"3.{n}.0", requirements=[f"six=={('1.17.0', '1.16.0', '1.15.0')[n % 3]}"])
-        wall, tasks, _ = runner.run("playbooks/deploy.yml", {"app_src": str(deps)}, limit=one)
-        figures.add("dependency redeploy", wall, tasks)
-        wall, tasks, _ = runner.run("playbooks/rollback.yml", limit=one)
-        figures.add("rollback", wall, tasks)
+# ---------------------------------------------------------------- groups
 
-        for files in (25, 2000):
-            src = app(tmp, f"push{files}-{n}", f"4.{n}.{files}", extra_files=max(0, files - 25))
-            wall, tasks, out = runner.run("playbooks/deploy.yml", {"app_src": str(src)}, limit=one)
-            figures.add(f"source push, {files} files", task_seconds(out, PUSH_TASKS))
-            figures.add(f"deploy, {files} files", wall, tasks)
 
-    print("serving...", file=sys.stderr)
-    vps(one, "command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)")
-    release = vps(one, "basename $(readlink /srv/flaskapp/current)").strip()
-    address = vps(one, "docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "
-                  f"flaskapp-app-{release}").strip()
+def fresh_deployed(name, port, tmp, apps):
+    """A new VPS, handed over, with site.yml run twice (as make demo does on a
+    new VPS); returns (vps, ansible, first run, second run)."""
+    vps = Vps(name, port).start()
+    ansible = Ansible(write_inventory(Path(tmp) / name, [vps]), tmp)
+    handover(ansible)
+    cold = ansible.play("site.yml", apps.new())
+    second = ansible.play("site.yml", apps.new())
+    return vps, ansible, cold, second
+
+
+# A deployed VPS that later groups of the same run reuse (push and serving
+# need one but not a fresh one): the last one the runs group made, or a new one.
+SHARED = {}
+
+
+def deployed(tmp):
+    if not SHARED:
+        apps = Apps(tmp)
+        vps, ansible, _, _ = fresh_deployed("bench-shared", PORT_BASE + 20, tmp, apps)
+        SHARED.update(vps=vps, ansible=ansible, apps=apps)
+    return SHARED["vps"], SHARED["ansible"], SHARED["apps"]
+
+
+def naive_setup(vps, app):
+    vps.run(f"mkdir -p {NAIVE_DIR}/conf.d && cat > {NAIVE_DIR}/compose.yml", NAIVE_COMPOSE)
+    vps.run(f"cat > {NAIVE_DIR}/conf.d/app.conf", NAIVE_NGINX)
+    naive_copy(vps, app)
+    vps.run(f"cd {NAIVE_DIR} && docker compose up -d --build --wait --quiet-pull 2>&1")
+
+
+def naive_copy(vps, app):
+    vps.run(f"rm -rf {NAIVE_DIR}/app && mkdir -p {NAIVE_DIR}/app")
+    sh("docker", "cp", f"{app}/.", f"{vps.name}:{NAIVE_DIR}/app")
+    vps.run(f"find {NAIVE_DIR}/app -exec touch {{}} +")
+
+
+def under_load(vps, port, action):
+    with Load(vps.name, url=f"http://127.0.0.1:{port}/api/client", clients=4) as load:
+        result = action()
+    result["load"] = {"requests": load.result["requests"], "failed": load.result["failed"]}
+    return result
+
+
+def group_runs(repeat, tmp):
+    """Figures 1 and 2: the runs users make, with this project's and stock
+    Ansible settings, interleaved."""
+    apps = Apps(tmp)
+    rows = []
+    for i in range(repeat):
+        log(f"runs: repeat {i + 1}/{repeat}")
+        vps, ansible, cold, second = fresh_deployed("bench-runs", PORT_BASE + 10, tmp, apps)
+        row = {"cold": cold, "second": second}
+        noop_app = apps.tmp / f"app{apps.count}"
+        order = ["project", "stock", "mitogen"] if i % 2 == 0 else ["stock", "project", "mitogen"]
+        for settings in order:
+            row[f"noop_{settings}"] = ansible.play("site.yml", noop_app, settings, check=settings != "mitogen")
+        naive_setup(vps, noop_app)
+        order = ["project", "stock", "naive"] if i % 2 == 0 else ["naive", "stock", "project"]
+        for kind in order:
+            app = apps.new()
+            if kind == "naive":
+                def naive(app=app, vps=vps):
+                    naive_copy(vps, app)
+                    started = time.monotonic()
+                    vps.run(f"cd {NAIVE_DIR} && docker compose up -d --build 2>&1")
+                    return {"wall": round(time.monotonic() - started, 2)}
+                row["code_naive"] = under_load(vps, 8080, naive)
+                log(f"naive compose up --build {row['code_naive']}")
+            else:
+                row[f"code_{kind}"] = under_load(vps, 80, lambda app=app, kind=kind, ansible=ansible: ansible.play("site.yml", app, kind))
+        row["deps_project"] = under_load(
+            vps, 80, lambda ansible=ansible: ansible.play("site.yml", apps.new(requirements=["itsdangerous"])))
+        row["rollback_project"] = under_load(vps, 80, lambda ansible=ansible: ansible.play("playbooks/rollback.yml"))
+        rows.append(row)
+        if i < repeat - 1:
+            vps.remove()
+    SHARED.update(vps=vps, ansible=ansible, apps=apps)
+    return rows
+
+
+def group_push(repeat, tmp, files):
+    """Figure 3: deploy (playbooks/deploy.yml) of an app of 25 files and of
+    `files` files; profile_tasks times the push task."""
+    _, ansible, apps = deployed(tmp)
+    rows = []
+    for i in range(repeat):
+        log(f"push: repeat {i + 1}/{repeat}")
+        row = {}
+        for count in ((25, files) if i % 2 == 0 else (files, 25)):
+            row[str(count)] = ansible.play("playbooks/deploy.yml", apps.new(files=count))
+        rows.append(row)
+    return rows
+
+
+def group_fleet(repeat, tmp, sizes=(1, 2, 4)):
+    """Figure 4: cold site.yml on N fresh VPS containers in one run."""
+    apps = Apps(tmp)
+    app = apps.new()
+    rows = []
+    for i in range(repeat):
+        row = {}
+        for n in (sizes if i % 2 == 0 else tuple(reversed(sizes))):
+            log(f"fleet: repeat {i + 1}/{repeat}, {n} hosts")
+            hosts = [Vps(f"bench-fleet{k}", PORT_BASE + 30 + k) for k in range(n)]
+            try:
+                for h in hosts:
+                    h.start()
+                ansible = Ansible(write_inventory(Path(tmp) / f"fleet{n}-{i}", hosts), tmp)
+                handover(ansible)
+                row[str(n)] = ansible.play("site.yml", app)
+            finally:
+                for h in hosts:
+                    h.remove()
+        rows.append(row)
+    return rows
+
+
+def wrk(vps, url):
+    out = vps.run(f"{WRK} {url}")
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\b", out, re.MULTILINE).groups()
+        result[f"p{pct}_ms"] = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    result["non_2xx"] = int(bad.group(1)) if bad else 0
+    result["socket_errors"] = errors.group(0) if errors else ""
+    return result
+
+
+def group_serving(repeat, tmp):
+    """Figure 5: wrk inside the VPS, with the role's default worker settings."""
+    vps, _, _ = deployed(tmp)
+    vps.run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 "
+            "|| (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null)")
+    live = vps.run("tail -n 1 /srv/flaskapp/history").split()[-1]
+    address = vps.run("docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "
+                      f"flaskapp-app-{live}").split()[0]
     targets = {
-        "dynamic page through nginx": "http://127.0.0.1/",
-        "dynamic page, gunicorn directly": f"http://{address}:8000/",
-        "static file through nginx": "http://127.0.0.1/static/style.css",
+        "nginx_dynamic": "http://127.0.0.1/",
+        "gunicorn_dynamic": f"http://{address}:8000/",
+        "nginx_static": "http://127.0.0.1/static/style.css",
     }
-    for _ in range(repeat):
-        for name, url in targets.items():
-            rps, p50, p99 = wrk(one, url)
-            figures.add(f"{name}: requests/s", rps)
-            figures.add(f"{name}: p50 ms", p50)
-            figures.add(f"{name}: p99 ms", p99)
-    return figures
+    rows = []
+    for i in range(repeat):
+        log(f"serving: repeat {i + 1}/{repeat}")
+        names = list(targets) if i % 2 == 0 else list(reversed(targets))
+        rows.append({name: wrk(vps, targets[name]) for name in names})
+    return rows
 
 
-# ---------------------------------------------------------------- the report
-
-TARGETS = [
-    # (what, numerator, denominator, comparison, bound)
-    ("no-op site.yml faster than with stock settings", "no-op site.yml, stock Ansible settings", "no-op site.yml", ">=", 2.5),
-    ("no-op site.yml / cold site.yml", "no-op site.yml", "cold site.yml, 1 host", "<=", 0.1),
-    ("code-only redeploy / naive compose", "code-only redeploy", "naive docker compose up -d --build", "<=", 1.5),
-    ("source push, 2,000 / 25 files", "source push, 2000 files", "source push, 25 files", "<=", 2.0),
-    ("no-op site.yml, 4 hosts / 1 host", "no-op site.yml, 4 hosts", "no-op site.yml, 1 host", "<=", 1.5),
-    ("nginx / gunicorn directly, requests/s", "dynamic page through nginx: requests/s",
-     "dynamic page, gunicorn directly: requests/s", ">=", 0.9),
-    ("static / dynamic through nginx, requests/s", "static file through nginx: requests/s",
-     "dynamic page through nginx: requests/s", ">=", 5.0),
-]
+# ---------------------------------------------------------------- report
 
 
-def report(figures, repeat, started):
-    commit = sh("git", "-C", str(PROJECT_DIR), "rev-parse", "--short", "HEAD").strip()
-    lines = [
-        "# Performance",
+def stats(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def fmt(s, unit="s", digits=1):
+    if not s:
+        return "n/a"
+    if s["n"] == 1:
+        return f"{s['median']:.{digits}f} {unit}".strip()
+    return f"{s['median']:.{digits}f} {unit}".strip() + f" ({s['min']:.{digits}f}–{s['max']:.{digits}f})"
+
+
+def load_results():
+    results = {}
+    for group in GROUPS:
+        path = RESULTS / f"{group}.json"
+        if path.exists():
+            results[group] = json.loads(path.read_text())
+    return results
+
+
+def col(rows, key, field="wall"):
+    values = []
+    for row in rows:
+        entry = row.get(key)
+        if entry and entry.get("rc", 0) == 0:
+            values.append(entry.get(field))
+    return stats(values)
+
+
+def ratio(a, b):
+    if not a or not b or not b["median"]:
+        return None
+    return a["median"] / b["median"]
+
+
+def report(results):
+    lines = ["# Performance", ""]
+    lines += [
+        "Measured by `make bench` (`benchmarks/perf.py`) on local Debian 13 VPS",
+        "containers reached over SSH, as `make demo` does. Each figure is the median",
+        "of its runs, with the spread (min–max) in brackets when there is more than",
+        "one; the members of a pair (this project against stock Ansible, 25 against",
+        "2,000 files, nginx against gunicorn) run one after the other in the same",
+        "repeat, so they share the machine's load. Wall times are seconds.",
         "",
-        f"Measured by `make bench` (benchmarks/perf.py) on {started:%Y-%m-%d}, commit {commit},",
-        f"each figure {repeat} time(s), on {os.cpu_count()} cores shared with whatever else ran.",
-        "Local Debian 13 VPS containers with their own Docker, reached over SSH like a",
-        "real VPS. Pairs are measured side by side in the same run; the machine is",
-        "noisy, so compare ratios, not absolute figures across runs.",
-        "",
-        "Reproduce: `make bench` (`BENCH_REPEAT=1 make bench` for a quicker, noisier run).",
-        "",
-        "| Figure | Median | Spread (min-max) | Tasks |",
-        "|---|---:|---:|---:|",
     ]
-    for name, values in figures.values.items():
-        unit = "" if ":" in name else " s"
-        lines.append(f"| {name} | {statistics.median(values):.2f}{unit} | "
-                     f"{min(values):.2f}-{max(values):.2f} | {figures.tasks.get(name, '')} |")
-    lines += ["", "## Targets", "", "| Target | Measured | Bound | Met |", "|---|---:|---:|---|"]
-    for what, num, den, op, bound in TARGETS:
-        ratio = figures.median(num) / figures.median(den)
-        met = ratio >= bound if op == ">=" else ratio <= bound
-        lines.append(f"| {what} | {ratio:.2f} | {op} {bound} | {'yes' if met else '**no**'} |")
-    lines += ["", "![Medians](performance.png)", ""]
-    DOC.write_text("\n".join(lines) + "\n")
-    chart(figures)
-    print("\n".join(lines))
+    lines += ["| Group | Measured | Commit | Repeats | Took | Machine |", "|---|---|---|---:|---:|---|"]
+    for group, data in results.items():
+        meta = data["meta"]
+        lines.append(f"| {group} | {meta['date']} | `{meta['commit']}` | {meta['repeat']} | "
+                     f"{meta.get('minutes', '?')} min | {meta['machine']} |")
+    lines.append("")
+    notes = [f"- {group}: {data['meta']['note']}" for group, data in results.items() if data["meta"].get("note")]
+    lines += [*notes, ""] if notes else []
+    targets = []
+    chart = {}
+
+    if "runs" in results:
+        rows = results["runs"]["rows"]
+        figures = [
+            ("Cold `site.yml` on a fresh VPS (as root)", "cold"),
+            ("Second `site.yml` (as deploy, closes root login)", "second"),
+            ("No-op `site.yml`", "noop_project"),
+            ("No-op `site.yml`, stock Ansible settings", "noop_stock"),
+            ("Code-only redeploy (`site.yml`)", "code_project"),
+            ("Code-only redeploy, stock Ansible settings", "code_stock"),
+            ("Dependency redeploy (`site.yml`, new requirement)", "deps_project"),
+            ("Rollback (`playbooks/rollback.yml`)", "rollback_project"),
+        ]
+        lines += ["## Runs", "",
+                  "Wall time and task count (TASK lines in the output) of each run; redeploys",
+                  "and the rollback under 4 clients inside the VPS (one connection per",
+                  "request) that count failed requests.", "",
+                  "| Run | Wall time | Tasks | Changed | Failed requests |", "|---|---:|---:|---:|---:|"]
+        for label, key in figures:
+            failed = [r[key]["load"]["failed"] for r in rows if key in r and "load" in r[key]]
+            lines.append(
+                f"| {label} | {fmt(col(rows, key))} | {fmt(col(rows, key, 'tasks'), '', 0)} | "
+                f"{fmt(stats([r[key]['recap'].get('changed') for r in rows if key in r and r[key].get('recap')]), '', 0)} | "
+                f"{sum(failed) if failed else 'n/a'} |")
+        naive_failed = [r["code_naive"]["load"]["failed"] for r in rows if "code_naive" in r]
+        lines.append(f"| Naive `docker compose up -d --build` (code-only) | {fmt(col(rows, 'code_naive'))} | | | "
+                     f"{sum(naive_failed) if naive_failed else 'n/a'} |")
+        mitogen = [r.get("noop_mitogen") for r in rows if r.get("noop_mitogen")]
+        lines.append("")
+        ok = [m for m in mitogen if m["rc"] == 0]
+        if ok:
+            lines.append(f"No-op `site.yml` with the mitogen strategy (`mitogen` 0.3.54, `mitogen_linear`): "
+                         f"{fmt(stats([m['wall'] for m in ok]))}.")
+        elif mitogen:
+            lines += [("No-op `site.yml` with the mitogen strategy (`mitogen` 0.3.54, `mitogen_linear`) "
+                       "fails with the pinned ansible-core:"), "", "```", mitogen[0].get("error", "?"), "```"]
+        lines.append("")
+        noop, stock, cold = col(rows, "noop_project"), col(rows, "noop_stock"), col(rows, "cold")
+        code, naive = col(rows, "code_project"), col(rows, "code_naive")
+        code_failed = sum(r["code_project"]["load"]["failed"] for r in rows if "code_project" in r)
+        targets += [
+            ("No-op `site.yml`, stock settings / project settings", ratio(stock, noop), ">=", 2.5),
+            ("No-op `site.yml` / cold `site.yml`", ratio(noop, cold), "<=", 0.1),
+            ("Code-only redeploy / naive `docker compose up -d --build`", ratio(code, naive), "<=", 1.5),
+            ("Failed requests during code-only redeploys", code_failed, "<=", 0),
+        ]
+        chart["Runs (s)"] = [
+            ("cold", col(rows, "cold")), ("no-op", noop), ("no-op\nstock", stock),
+            ("code", code), ("code\nstock", col(rows, "code_stock")), ("naive\ncompose", naive),
+            ("deps", col(rows, "deps_project")), ("rollback", col(rows, "rollback_project")),
+        ]
+
+    if "push" in results:
+        rows = results["push"]["rows"]
+        counts = sorted({int(k) for row in rows for k in row})
+        lines += ["## App source push", "",
+                  "`playbooks/deploy.yml` of a new release of the sample app padded with",
+                  "small generated modules; the push is the time of the task \"Push the app",
+                  "source\" from `ansible.posix.profile_tasks`.", "",
+                  "| Files | Push task | Whole deploy |", "|---:|---:|---:|"]
+        for n in counts:
+            lines.append(f"| {n:,} | {fmt(col(rows, str(n), 'push'), 's', 2)} | {fmt(col(rows, str(n)))} |")
+        lines.append("")
+        if len(counts) == 2:
+            targets.append((f"Push of {counts[1]:,} files / 25 files",
+                            ratio(col(rows, str(counts[1]), "push"), col(rows, "25", "push")), "<=", 2))
+        chart["Source push task (s)"] = [(f"{n:,} files", col(rows, str(n), "push")) for n in counts]
+
+    if "fleet" in results:
+        rows = results["fleet"]["rows"]
+        sizes = sorted({int(k) for row in rows for k in row})
+        lines += ["## Fleet", "", "Cold `site.yml` on N fresh VPS containers in one run.", "",
+                  "| Hosts | Wall time | Tasks |", "|---:|---:|---:|"]
+        for n in sizes:
+            lines.append(f"| {n} | {fmt(col(rows, str(n)))} | {fmt(col(rows, str(n), 'tasks'), '', 0)} |")
+        lines.append("")
+        if 1 in sizes and 4 in sizes:
+            targets.append(("Cold `site.yml` on 4 hosts / 1 host", ratio(col(rows, "4"), col(rows, "1")), "<=", 1.5))
+        chart["Fleet, cold site.yml (s)"] = [(f"{n} host{'s' if n > 1 else ''}", col(rows, str(n))) for n in sizes]
+
+    if "serving" in results:
+        rows = results["serving"]["rows"]
+        labels = {"nginx_dynamic": "Dynamic page `/` through nginx (:80)",
+                  "gunicorn_dynamic": "Dynamic page `/`, gunicorn direct (container address :8000)",
+                  "nginx_static": "Static `/static/style.css` through nginx"}
+        lines += ["## Serving", "",
+                  f"`{WRK}` inside the VPS, with the role's default worker settings.", "",
+                  "| Target | Requests/s | p50 latency | p99 latency | Non-2xx |", "|---|---:|---:|---:|---:|"]
+        for key, label in labels.items():
+            lines.append(f"| {label} | {fmt(col(rows, key, 'rps'), '', 0)} | {fmt(col(rows, key, 'p50_ms'), 'ms', 2)} | "
+                         f"{fmt(col(rows, key, 'p99_ms'), 'ms', 2)} | {sum(r[key]['non_2xx'] for r in rows)} |")
+        lines.append("")
+        nginx, direct, static = (col(rows, k, "rps") for k in labels)
+        targets += [("Dynamic page: nginx / gunicorn direct (requests/s)", ratio(nginx, direct), ">=", 0.9),
+                    ("Static file / dynamic page through nginx (requests/s)", ratio(static, nginx), ">=", 5)]
+        chart["Serving (requests/s)"] = [("nginx\ndynamic", nginx), ("gunicorn\ndirect", direct), ("nginx\nstatic", static)]
+
+    if targets:
+        lines += ["## Targets", "", "| Target | Measured | Aim | Result |", "|---|---:|---:|---|"]
+        for name, value, op, aim in targets:
+            if value is None:
+                lines.append(f"| {name} | n/a | {op} {aim} | not measured |")
+                continue
+            met = value >= aim if op == ">=" else value <= aim
+            shown = f"{value}" if isinstance(value, int) else f"{value:.2f}"
+            lines.append(f"| {name} | {shown} | {op} {aim} | {'met' if met else 'missed'} |")
+        lines.append("")
+    if chart:
+        draw(chart)
+        lines += ["![Benchmark chart: medians, bars from min to max](performance.png)", ""]
+    lines += [
+        "## Reproduce", "",
+        "Needs the Docker engine and the images of `scripts/build-images.sh` (`make bench`",
+        "builds them); installs `benchmarks/requirements.txt` (matplotlib, mitogen) into",
+        "`.venv`. It starts containers named `bench-*` with SSH on 127.0.0.1:19000-19099",
+        "and removes them at the end.", "",
+        "    make bench                                   # every group, 3 repeats",
+        "    BENCH_REPEAT=1 BENCH_ONLY=runs,serving make bench",
+        "    BENCH_FILES=2000 BENCH_ONLY=push make bench",
+        "    .venv/bin/python benchmarks/perf.py --report  # rewrite this page from .cache/bench/",
+        "",
+        "Stock settings: `ANSIBLE_CONFIG` names a file holding only `roles_path`;",
+        "the project's: its `ansible.cfg`. Both keep Ansible's SSH defaults otherwise.",
+        "",
+    ]
+    DOC.write_text("\n".join(lines))
+    log(f"wrote {DOC}")
 
 
-def chart(figures):
+def draw(chart):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    timed = [n for n in figures.values if ":" not in n]
-    rates = [n for n in figures.values if n.endswith("requests/s")]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6), gridspec_kw={"width_ratios": [3, 1]})
-    left.barh(timed, [figures.median(n) for n in timed], color="#4c72b0")
-    left.set_xlabel("seconds (median)")
-    left.invert_yaxis()
-    right.bar([n.split(":")[0].replace(" ", "\n", 2) for n in rates], [figures.median(n) for n in rates], color="#55a868")
-    right.set_ylabel("requests/s (median)")
-    right.tick_params(axis="x", labelsize=7)
-    fig.suptitle("flask-vps: run times and serving")
+    fig, axes = plt.subplots(1, len(chart), figsize=(4.2 * len(chart) + 2, 4.2), squeeze=False)
+    for ax, (title, bars) in zip(axes[0], chart.items(), strict=True):
+        bars = [(label, s) for label, s in bars if s]
+        medians = [s["median"] for _, s in bars]
+        low = [s["median"] - s["min"] for _, s in bars]
+        high = [s["max"] - s["median"] for _, s in bars]
+        ax.bar(range(len(bars)), medians, yerr=[low, high], capsize=4, color="#4c78a8")
+        ax.set_xticks(range(len(bars)), [label for label, _ in bars], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        for x, m in enumerate(medians):
+            ax.annotate(f"{m:.0f}" if m >= 10 else f"{m:.1f}", (x, m), ha="center", va="bottom", fontsize=7)
     fig.tight_layout()
-    fig.savefig(CHART, dpi=80)
+    fig.savefig(CHART, dpi=100)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- main
+
+
+def machine():
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores, load {load:.1f} at start"
+
+
+def commit():
+    rev = sh("git", "-C", str(PROJECT_DIR), "rev-parse", "--short", "HEAD").strip()
+    dirty = sh("git", "-C", str(PROJECT_DIR), "status", "--porcelain", "--untracked-files=no").strip()
+    return rev + ("+changes" if dirty else "")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")))
-    parser.add_argument("--keep", action="store_true", help="keep the VPS containers")
+    parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT") or 3))
+    parser.add_argument("--only", default=os.environ.get("BENCH_ONLY") or ",".join(GROUPS))
+    parser.add_argument("--files", type=int, default=int(os.environ.get("BENCH_FILES") or 2000))
+    parser.add_argument("--report", action="store_true", help="only rewrite the doc from earlier results")
     args = parser.parse_args()
-    started = datetime.datetime.now(datetime.UTC)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            figures = measure(args.repeat, tmp)
-    finally:
-        if not args.keep:
-            for host in HOSTS:
-                subprocess.run(["docker", "rm", "-f", "-v", host], capture_output=True, check=False)
-    report(figures, args.repeat, started)
+    groups = [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(sorted(unknown))}; known: {', '.join(GROUPS)}")
 
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    failed = []
+    if not args.report:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            try:
+                for group in [g for g in GROUPS if g in groups]:
+                    try:
+                        measure(group, args, tmp)
+                    except Exception as exc:  # noqa: BLE001 -- the other groups still run
+                        log(f"{group} failed: {exc}")
+                        failed.append(group)
+            finally:
+                for name in STARTED:
+                    subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, check=False)
+    report(load_results())
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)} (earlier results of these groups are kept in the doc)")
+
+
+def measure(group, args, tmp):
+    meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": commit(), "repeat": args.repeat, "machine": machine(),
+            "note": os.environ.get("BENCH_NOTE", "")}
+    started = time.monotonic()
+    if group == "push":
+        rows = group_push(args.repeat, tmp, args.files)
+    else:
+        rows = globals()[f"group_{group}"](args.repeat, tmp)
+    meta["minutes"] = round((time.monotonic() - started) / 60, 1)
+    (RESULTS / f"{group}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    log(f"{group}: done in {meta['minutes']} min")
+    report(load_results())
 
 if __name__ == "__main__":
+    shutil.which("ansible-playbook") or sys.exit("ansible-playbook not found: run `make bench` or activate .venv")
     main()
