@@ -3,6 +3,7 @@
 #   flask-vps/vps:<release>       Debian with systemd, python3 and sudo: the "VPS"
 #   flask-vps/python:3.13-slim    stand-in for the official python:3.13-slim
 #   flask-vps/nginx:1.26          stand-in for the official nginx image
+#   flask-vps/acme:pebble         pebble, the ACME CA of the HTTPS tests
 # The last two are also saved as archives under .cache/images/ so the app
 # role can ship them to the VPS (app_image_archives), as on an air-gapped host.
 # Each base comes from the official debian:<codename> image when it can be
@@ -76,6 +77,8 @@ done
 base_image 13
 build flask-vps/python:3.13-slim "$here/molecule/images/python" BASE=flask-vps/debian:13
 build flask-vps/nginx:1.26 "$here/molecule/images/nginx" BASE=flask-vps/debian:13
+# The ACME CA of the HTTPS tests.
+build flask-vps/acme:pebble "$here/molecule/images/acme" BASE=flask-vps/debian:13
 
 for image in flask-vps/python:3.13-slim flask-vps/nginx:1.26; do
   archive="$cache/$(echo "$image" | tr '/:' '__').tar.gz"

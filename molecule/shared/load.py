@@ -13,10 +13,11 @@ class Load:
     """A bounded load generator running inside `container` for the length of
     a `with` block; `.result` holds its counts afterwards."""
 
-    def __init__(self, container, url="http://127.0.0.1/api/client", clients=4, max_seconds=600):
+    def __init__(self, container, url="http://127.0.0.1/api/client", clients=4, max_seconds=600, cafile=None):
         self.argv = [
             "docker", "exec", "-i", container, "python3", "-c", LOADGEN.read_text(),
             "--url", url, "--clients", str(clients), "--max-seconds", str(max_seconds),
+            *(["--cafile", cafile] if cafile else []),
         ]
         self.result = None
 

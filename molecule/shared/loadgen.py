@@ -3,12 +3,17 @@ requests, each on a new connection, until stdin closes or --max-seconds pass.
 Prints one JSON object: requests, non_2xx, errors and what was seen.
 
     python3 loadgen.py --url http://127.0.0.1/api/client --clients 4
+    python3 loadgen.py --url https://example.test/healthz --cafile root.pem
+
+Over https each request is a new TLS handshake, and the serial numbers of
+the certificates served are counted too.
 """
 
 import argparse
 import collections
 import http.client
 import json
+import ssl
 import sys
 import threading
 import time
@@ -22,6 +27,7 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=600)
     parser.add_argument("--pause", type=float, default=0.05, help="seconds between a client's requests")
     parser.add_argument("--timeout", type=float, default=10)
+    parser.add_argument("--cafile", help="CA certificates that verify an https URL")
     args = parser.parse_args()
     url = urllib.parse.urlsplit(args.url)
     path = url.path or "/"
@@ -32,14 +38,20 @@ def main():
     statuses = collections.Counter()
     errors = collections.Counter()
     releases = collections.Counter()
+    serials = collections.Counter()
+    tls = ssl.create_default_context(cafile=args.cafile) if url.scheme == "https" else None
     first_failures = []
 
     def client():
         while not stop.is_set():
             outcome = None
             try:
-                conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout)
+                if tls:
+                    conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=args.timeout, context=tls)
+                else:
+                    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout)
                 conn.request("GET", path, headers={"Connection": "close"})
+                serial = conn.sock.getpeercert()["serialNumber"] if tls else None
                 response = conn.getresponse()
                 body = response.read()
                 conn.close()
@@ -60,6 +72,8 @@ def main():
                         counts["non_2xx"] += 1
                     if release:
                         releases[release] += 1
+                    if serial:
+                        serials[serial] += 1
                 if (outcome or not 200 <= status < 300) and len(first_failures) < 5:
                     first_failures.append({"at": round(time.monotonic() - started, 2), "error": outcome, "status": status})
             time.sleep(args.pause)
@@ -86,6 +100,7 @@ def main():
         "error_kinds": dict(errors),
         "statuses": {str(k): v for k, v in statuses.items()},
         "releases": dict(releases),
+        "certificate_serials": dict(serials),
         "first_failures": first_failures,
     }))
 

@@ -40,6 +40,15 @@ def apps(tmp_path_factory):
     made["public_key"] = (base / "id_ed25519.pub").read_text().strip()
     kind, blob, comment = made["public_key"].split()
     made["cut_key"] = f"{kind} {blob[:40]} {comment}"
+    # An own certificate for example.com and www.example.com, its key, another key.
+    for name in ("site", "other"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-days", "30", "-subj", "/CN=example.com",
+                        "-addext", "subjectAltName=DNS:example.com,DNS:www.example.com",
+                        "-keyout", str(base / f"{name}.key"), "-out", str(base / f"{name}.crt")],
+                       check=True, capture_output=True)
+        made[f"{name}_key"] = (base / f"{name}.key").read_text()
+    made["site_crt"] = (base / "site.crt").read_text()
     return made
 
 
@@ -77,6 +86,9 @@ DEBIAN_11 = ('PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\\nNAME="Debian GNU/Li
 UBUNTU_2404 = ('PRETTY_NAME="Ubuntu 24.04 LTS"\\nNAME="Ubuntu"\\nVERSION_ID="24.04"\\n'
                'VERSION="24.04 LTS (Noble Numbat)"\\nVERSION_CODENAME=noble\\nID=ubuntu\\n'
                'ID_LIKE=debian\\nUBUNTU_CODENAME=noble\\n')
+
+# Good ACME settings, which the HTTPS cases spoil one at a time.
+ACME = {"app_tls": "acme", "app_server_name": "example.com", "app_acme_email": "admin@example.com"}
 
 # id, inventory (target), extra vars, strings the output must contain, setup
 BAD = [
@@ -158,6 +170,24 @@ BAD = [
     ("sysctl-value-a-list", "vps13", [ev(base_sysctl_settings={"net.ipv4.tcp_syncookies": [1]})],
      ["base_sysctl_settings sets net.ipv4.tcp_syncookies to [1]", "allowed is a number or a non-empty string"],
      None),
+    ("tls-for-any-host", "vps13", [ev(**{**ACME, "app_server_name": "_"})],
+     ["app_tls=acme needs the site's host names in app_server_name", "example.com www.example.com"], None),
+    ("tls-for-an-ip-address", "vps13", [ev(**{**ACME, "app_server_name": "203.0.113.7"})],
+     ["app_server_name holds IP addresses (203.0.113.7)", "allowed are host names"], None),
+    ("acme-wildcard-name", "vps13", [ev(**{**ACME, "app_server_name": "*.example.com"})],
+     ["wildcard names (*.example.com)", "HTTP-01", "app_tls=files"], None),
+    ("acme-email-malformed", "vps13", [ev(**{**ACME, "app_acme_email": "admin.example.com"})],
+     ["app_acme_email='admin.example.com' is not an e-mail address"], None),
+    ("acme-directory-not-https", "vps13", [ev(**{**ACME, "app_acme_directory_url": "http://ca.example/dir"})],
+     ["app_acme_directory_url='http://ca.example/dir' is not an https URL"], None),
+    ("own-certificate-file-missing", "vps13",
+     [ev(app_tls="files", app_server_name="example.com",
+         app_tls_certificate="{{ lookup('file', '/nonexistent/site.crt') }}")],
+     ["app_tls_certificate", "/nonexistent/site.crt"], None),
+    ("own-key-does-not-match", "vps13", ["@tls_files=example.com:other_key"],
+     ["app_tls_certificate_key is not the key of app_tls_certificate"], None),
+    ("own-certificate-does-not-cover", "vps13", ["@tls_files=example.com shop.example.com:site_key"],
+     ["app_tls_certificate does not cover shop.example.com", "example.com www.example.com"], None),
 ]
 
 
@@ -165,7 +195,11 @@ def expand(extra_vars, apps):
     """@name placeholders stand for values made at run time."""
     out = []
     for value in extra_vars:
-        if value == "@cut_key":
+        if value.startswith("@tls_files="):
+            names, key = value.split("=", 1)[1].split(":")
+            out.append(ev(app_tls="files", app_server_name=names,
+                          app_tls_certificate=apps["site_crt"], app_tls_certificate_key=apps[key]))
+        elif value == "@cut_key":
             out.append(ev(deploy_user_ssh_public_key=apps["cut_key"]))
         elif value.startswith("@app_src="):
             out.append(ev(app_src=apps[value.split("=", 1)[1]]))
@@ -245,6 +279,8 @@ GOOD = [
     ("every-checked-variable-set", "vps13", [
         "@good_values",
     ]),
+    ("acme-https", "vps13", [ev(**ACME)]),
+    ("own-certificate-that-fits", "vps13", ["@tls_files=example.com www.example.com:site_key"]),
 ]
 
 
@@ -265,6 +301,7 @@ def test_good_input_passes_preflight(targets, run_playbook, apps, inventory, ext
             preflight_min_free_disk_mb=1,
             base_sysctl_settings={"net.ipv4.conf.all.rp_filter": 2, "net/ipv4/tcp_syncookies": "1"},
         )]
+    extra_vars = expand(extra_vars, apps)
     target = targets[inventory]
     before = target.snapshot()
     run = run_playbook(inventory, extra_vars, playbook="playbooks/preflight.yml")

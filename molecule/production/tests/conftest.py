@@ -18,6 +18,13 @@ import yaml
 VPS = "production-vps"
 INTERNET = "production-internet"
 SITE = "flask-vps.test"
+# Every name of app_server_name: the network's DNS points them at the VPS.
+NAMES = [SITE, f"www.{SITE}"]
+ACME = "https://acme:15000"
+# In the internet container: the CA of pebble's API, and pebble's root, which
+# issued the site's certificate (new at every pebble start).
+ACME_API_CA = "/root/acme-api-ca.crt"
+ACME_ROOT = "/root/acme-root.pem"
 SSH_PORT = 18422
 SCENARIO_DIR = Path(__file__).resolve().parents[1]
 # The live release's app container, as a shell substitution for commands run
@@ -33,6 +40,14 @@ def vps():
 @pytest.fixture(scope="session")
 def internet():
     return testinfra.get_host(f"docker://{INTERNET}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def acme_root(internet, ephemeral_dir):
+    """pebble's root certificate, fetched by the client like a browser's trust store holds Let's Encrypt's."""
+    subprocess.run(["docker", "cp", str(ephemeral_dir / "acme-api-ca.crt"), f"{INTERNET}:{ACME_API_CA}"], check=True)
+    internet.check_output(f"curl -sS -m 10 --cacert {ACME_API_CA} -o {ACME_ROOT} {ACME}/roots/0")
+    return ACME_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -75,11 +90,11 @@ def ssh(key, user, command, port=SSH_PORT):
     )
 
 
-def curl(internet, path="/", host=SITE, args=""):
-    """curl from the internet; returns (curl exit code, status, headers)."""
-    result = internet.run(
-        f"curl -sS -m 10 -o /dev/null -D - -H 'Host: {host}' {args} 'http://{VPS}{path}'"
-    )
+def curl(internet, path="/", host=SITE, args="", scheme="https"):
+    """curl from the internet, to https://<host> (trusting the test CA) or to
+    http://<the VPS> with that Host; returns (curl exit code, status, headers)."""
+    url = f"--cacert {ACME_ROOT} 'https://{host}{path}'" if scheme == "https" else f"-H 'Host: {host}' 'http://{VPS}{path}'"
+    result = internet.run(f"curl -sS -m 10 -o /dev/null -D - {args} {url}")
     lines = result.stdout.replace("\r", "").splitlines()
     status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else None
     headers = {}

@@ -1,4 +1,4 @@
-"""From the internet only SSH and HTTP answer, whatever Docker publishes."""
+"""From the internet only SSH, HTTP and HTTPS answer, whatever Docker publishes."""
 
 import pytest
 
@@ -7,9 +7,10 @@ from conftest import LIVE_APP, curl, inspect, tcp_open
 PROBE = "production-published-probe"
 
 
-def test_ssh_and_http_open_from_the_internet(internet):
+def test_ssh_http_and_https_open_from_the_internet(internet):
     assert tcp_open(internet, 22)
     assert tcp_open(internet, 80)
+    assert tcp_open(internet, 443)
 
 
 @pytest.mark.parametrize("port", [8000, 2375, 2376, 5000, 8080])

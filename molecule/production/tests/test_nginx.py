@@ -5,7 +5,9 @@ import time
 
 import pytest
 
-from conftest import SITE, VPS, curl
+from conftest import ACME_ROOT, SITE, curl
+
+HTTPS = f"--cacert {ACME_ROOT} https://{SITE}"
 
 HEADERS = {
     "x-content-type-options": "nosniff",
@@ -32,11 +34,11 @@ def test_text_is_gzipped(internet):
 def test_body_over_the_limit_gets_413(internet):
     big = internet.run(
         "head -c 2000000 /dev/zero | curl -s -m 10 -o /dev/null -w '%{http_code}'"
-        f" -H 'Host: {SITE}' --data-binary @- http://{VPS}/"
+        f" --data-binary @- {HTTPS}/"
     )
     small = internet.run(
         "head -c 100000 /dev/zero | curl -s -m 10 -o /dev/null -w '%{http_code}'"
-        f" -H 'Host: {SITE}' --data-binary @- http://{VPS}/"
+        f" --data-binary @- {HTTPS}/"
     )
     assert big.stdout == "413"
     # Within the limit the app answers (GET-only route: 405).
@@ -44,16 +46,17 @@ def test_body_over_the_limit_gets_413(internet):
 
 
 def test_unknown_host_is_closed_without_answer(internet):
-    rc, status, _ = curl(internet, "/", host="not-this-site.example")
+    rc, status, _ = curl(internet, "/", host="not-this-site.example", scheme="http")
     assert rc == 52  # curl: empty reply from server
     assert status is None
+    assert curl(internet, "/", scheme="http")[1] == 301
     assert curl(internet, "/")[1] == 200
 
 
 def test_app_trusts_one_proxy_hop(internet):
     address = internet.check_output("hostname -I").split()[0]
     body = json.loads(internet.check_output(
-        f"curl -sS -m 5 -H 'Host: {SITE}' -H 'X-Forwarded-For: 203.0.113.66' http://{VPS}/api/client"
+        f"curl -sS -m 5 -H 'X-Forwarded-For: 203.0.113.66' {HTTPS}/api/client"
     ))
     assert body["client"] == address
     assert body["host"] == SITE
@@ -62,7 +65,7 @@ def test_app_trusts_one_proxy_hop(internet):
 def test_rate_limit_answers_429(internet):
     codes = internet.check_output(
         "for i in $(seq 40); do curl -s -m 5 -o /dev/null -w '%{http_code}\\n'"
-        f" -H 'Host: {SITE}' http://{VPS}/healthz; done"
+        f" {HTTPS}/healthz; done"
     ).split()
     assert codes[0] == "200"
     assert "429" in codes

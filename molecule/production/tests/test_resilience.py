@@ -9,13 +9,19 @@ from conftest import LIVE_APP, VPS, curl, inspect, ssh, wait_serving
 
 
 def state(vps):
-    """What must survive: the release served, the secret, the stack's files, the kernel settings."""
+    """What must survive: the release served, the secret, the stack's files, the kernel settings, the certificate."""
     return {
         "image": inspect(vps, LIVE_APP)["Config"]["Image"],
         "secret": vps.check_output(f"docker exec {LIVE_APP} sha256sum /run/secrets/secret_key"),
         "files": vps.check_output("cd /srv/flaskapp && find . -type f | sort | xargs sha256sum"),
         "compose": vps.check_output("docker compose --project-directory /srv/flaskapp ps --format '{{.Name}}'"),
         "sysctl": vps.check_output("sysctl $(sed -n 's/=.*//p' /etc/sysctl.d/90-flask-vps.conf)"),
+        # The same certificate served (no new one asked for), and kept.
+        "certificate": vps.check_output(
+            "echo | openssl s_client -connect 127.0.0.1:443 -servername flask-vps.test 2>/dev/null"
+            " | openssl x509 -noout -serial -fingerprint -sha256"
+        ),
+        "letsencrypt": vps.check_output("cd /etc/letsencrypt && find . -type f | sort | xargs sha256sum"),
     }
 
 

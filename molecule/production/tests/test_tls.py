@@ -1,0 +1,167 @@
+"""HTTPS as the internet sees it, with the certificate the test ACME CA (pebble) issued."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ACME_ROOT, INTERNET, NAMES, SITE, curl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from load import Load
+from stack import recap, run_playbook
+
+LIVE = "/etc/letsencrypt/live/flaskapp"
+EXTRA = f"shop.{SITE}"  # also pointed at the VPS by the network's DNS
+
+
+def handshake(internet, name=SITE, args=""):
+    """openssl s_client to the site on 443 with this SNI, verifying against the test CA."""
+    return internet.run(
+        f"echo | timeout 10 openssl s_client -connect {SITE}:443 -servername {name}"
+        f" -CAfile {ACME_ROOT} -verify_return_error -verify_hostname {name} {args} 2>&1"
+    )
+
+
+def served_serial(internet):
+    return internet.check_output(
+        f"echo | openssl s_client -connect {SITE}:443 -servername {SITE} 2>/dev/null | openssl x509 -noout -serial"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_certificate_from_the_acme_ca_covers_every_name(internet, name):
+    result = handshake(internet, name)
+    assert result.rc == 0, result.stdout
+    assert "Verify return code: 0 (ok)" in result.stdout
+    sans = internet.check_output(
+        f"echo | openssl s_client -connect {SITE}:443 -servername {name} 2>/dev/null"
+        " | openssl x509 -noout -ext subjectAltName"
+    )
+    for each in NAMES:
+        assert f"DNS:{each}" in sans
+
+
+def test_unknown_name_gets_no_handshake(internet):
+    result = handshake(internet, "not-this-site.example")
+    assert result.rc != 0
+    assert "CERTIFICATE" not in result.stdout
+
+
+@pytest.mark.parametrize("version", ["tls1_2", "tls1_3"])
+def test_tls_1_2_and_1_3_work(internet, version):
+    result = handshake(internet, args=f"-{version}")
+    assert result.rc == 0, result.stdout
+    assert f"Protocol  : TLSv1.{version[-1]}" in result.stdout or f"TLSv1.{version[-1]}" in result.stdout
+
+
+@pytest.mark.parametrize("version", ["tls1", "tls1_1"])
+def test_tls_1_0_and_1_1_are_refused(internet, version):
+    # The client is allowed the old protocol (SECLEVEL 0); a local server
+    # that offers it shows the client really can speak it.
+    old = f"-{version} -cipher DEFAULT@SECLEVEL=0"
+    port = {"tls1": 4410, "tls1_1": 4411}[version]
+    control = internet.run(
+        "cd /root && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=old"
+        " -keyout old.key -out old.crt -days 1 2>/dev/null"
+        f" && (timeout 8 openssl s_server -accept {port} -cert old.crt -key old.key {old} -quiet >/dev/null 2>&1 &)"
+        f" && sleep 1 && echo | timeout 5 openssl s_client -connect 127.0.0.1:{port} {old} 2>&1"
+    )
+    assert control.rc == 0 and "Cipher is" in control.stdout, control.stdout
+    result = internet.run(f"echo | timeout 10 openssl s_client -connect {SITE}:443 -servername {SITE} {old} 2>&1")
+    assert result.rc != 0
+    assert "alert protocol version" in result.stdout or "unsupported protocol" in result.stdout, result.stdout
+
+
+def test_http2_is_negotiated(internet):
+    version = internet.check_output(
+        f"curl -sS -m 10 --http2 --cacert {ACME_ROOT} -o /dev/null -w '%{{http_version}}' https://{SITE}/"
+    )
+    assert version == "2"
+
+
+def test_hsts_on_https_only(internet):
+    _, status, headers = curl(internet, "/")
+    assert status == 200
+    assert headers["strict-transport-security"] == "max-age=63072000"
+    _, status, headers = curl(internet, "/", scheme="http")
+    assert status == 301
+    assert "strict-transport-security" not in headers
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_http_redirects_to_https_keeping_path_and_query(internet, name):
+    out = internet.check_output(
+        f"curl -sS -m 10 -o /dev/null -w '%{{http_code}} %{{redirect_url}}' 'http://{name}/some/page?a=1&b=two'"
+    )
+    assert out == f"301 https://{name}/some/page?a=1&b=two"
+
+
+def test_acme_challenge_stays_on_plain_http(vps, internet):
+    vps.check_output(
+        "mkdir -p /srv/flaskapp/acme/.well-known/acme-challenge"
+        " && echo token-body > /srv/flaskapp/acme/.well-known/acme-challenge/probe-token"
+    )
+    try:
+        out = internet.check_output(
+            f"curl -sS -m 10 -w ' %{{http_code}}' http://{SITE}/.well-known/acme-challenge/probe-token"
+        )
+    finally:
+        vps.check_output("rm -f /srv/flaskapp/acme/.well-known/acme-challenge/probe-token")
+    assert out == "token-body\n 200"
+
+
+def test_certificate_and_account_are_kept_on_the_vps(vps):
+    assert vps.file(f"{LIVE}/privkey.pem").exists
+    key = vps.file(vps.check_output(f"readlink -f {LIVE}/privkey.pem"))
+    assert (key.user, key.mode & 0o077) == ("root", 0)
+    assert vps.check_output("ls /etc/letsencrypt/accounts/acme:14000/dir")
+    assert vps.service("certbot.timer").is_enabled
+    assert vps.service("certbot.timer").is_running
+
+
+def test_renewal_under_load_serves_the_new_certificate(vps, internet):
+    """certbot renews (forced: the test CA's certificates are not due for days) with the
+    renewal settings the first run stored; its hook reloads nginx gracefully."""
+    before = served_serial(internet)
+    # A static file: the app's location is rate-limited per client.
+    with Load(INTERNET, url=f"https://{SITE}/static/style.css", cafile=ACME_ROOT, max_seconds=300) as load:
+        renew = vps.run("certbot renew --force-renewal --no-random-sleep-on-renew")
+        assert renew.rc == 0, renew.stderr
+    after = served_serial(internet)
+    assert after != before
+    result = load.result
+    assert result["requests"] > 20
+    assert result["failed"] == 0, result
+    served = {f"serial={serial}" for serial in result["certificate_serials"]}
+    assert {before, after} <= served, result
+
+
+def deploy(**extra_vars):
+    """The app part of site.yml with these settings over the inventory's."""
+    rc, output = run_playbook("site.yml", extra_vars=extra_vars, args=["--tags", "app"])
+    assert rc == 0, output[-3000:]
+    return recap(output)
+
+
+def test_names_added_then_https_off_then_on_again(vps, internet):
+    """A new name gets a certificate covering it on the next run; app_tls none
+    goes back to plain HTTP; turning it on again keeps the certificate."""
+    names = " ".join([*NAMES, EXTRA])
+    deploy(app_server_name=names)
+    assert handshake(internet, EXTRA).rc == 0
+    covering = served_serial(internet)
+
+    deploy(app_tls="none")
+    _, status, headers = curl(internet, "/healthz", scheme="http")
+    assert status == 200
+    assert "strict-transport-security" not in headers
+    assert handshake(internet).rc != 0  # nothing answers TLS on 443
+
+    counts = deploy(app_server_name=names)
+    assert handshake(internet, EXTRA).rc == 0
+    assert served_serial(internet) == covering  # kept, not asked for again
+    assert counts["failed"] == 0
+    # Back to the inventory's names for whatever runs next.
+    deploy()
+    assert handshake(internet, SITE).rc == 0

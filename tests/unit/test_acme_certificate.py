@@ -1,0 +1,51 @@
+"""The acme_certificate module's decisions, on their own (molecule/production runs it against pebble)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+MODULE = Path(__file__).resolve().parents[2] / "roles" / "app" / "library" / "acme_certificate.py"
+spec = importlib.util.spec_from_file_location("acme_certificate", MODULE)
+acme = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(acme)
+
+WANTED = {"domains": ["www.example.com", "example.com"], "server": "https://ca.example/dir", "key_type": "ecdsa"}
+FACTS = {"domains": ["example.com", "www.example.com"], "valid": True, "not_after": "Jan  1 00:00:00 2030 GMT"}
+RENEWAL = {"server": "https://ca.example/dir", "key_type": "ecdsa"}
+
+
+def test_matching_lineage_needs_nothing():
+    assert acme.mismatch(FACTS, RENEWAL, WANTED) == ""
+
+
+@pytest.mark.parametrize(("facts", "renewal", "words"), [
+    (None, None, "no certificate yet"),
+    ({**FACTS, "valid": False}, RENEWAL, "expired"),
+    ({**FACTS, "domains": ["example.com"]}, RENEWAL, "host names change from example.com to example.com www.example.com"),
+    (FACTS, {**RENEWAL, "server": "https://staging.example/dir"}, "the ACME CA changes"),
+    (FACTS, {"server": "https://ca.example/dir"}, "key type changes from rsa to ecdsa"),
+])
+def test_each_difference_is_named(facts, renewal, words):
+    assert words in acme.mismatch(facts, renewal, WANTED)
+
+
+def test_renewal_conf_is_read_flat(tmp_path):
+    conf = tmp_path / "site.conf"
+    conf.write_text("version = 4.0.0\narchive_dir = /x\n\n[renewalparams]\nkey_type = ecdsa\nserver = https://ca/dir\n")
+    assert acme.read_renewal_conf(conf) == {"version": "4.0.0", "archive_dir": "/x", "key_type": "ecdsa",
+                                           "server": "https://ca/dir"}
+    assert acme.read_renewal_conf(tmp_path / "missing.conf") is None
+
+
+def test_certbot_is_asked_for_exactly_the_wanted_lineage():
+    argv = acme.certbot_command({
+        **WANTED, "name": "site", "email": "", "webroot": "/srv/site/acme", "deploy_hook": "reload",
+        "eab_kid": "kid", "eab_hmac_key": "hmac", "config_dir": "/etc/letsencrypt",
+    })
+    assert argv[:2] == ["certbot", "certonly"]
+    assert "--register-unsafely-without-email" in argv
+    assert argv[argv.index("--cert-name") + 1] == "site"
+    assert argv[argv.index("--deploy-hook") + 1] == "reload"
+    assert argv[argv.index("--eab-kid") + 1] == "kid"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "-d"] == WANTED["domains"]
