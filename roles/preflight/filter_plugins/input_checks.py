@@ -1,0 +1,232 @@
+"""Preflight's checks of the inventory values, in words.
+
+`input_errors(settings, app_src)` takes the collected settings (variable name
+-> value: the inventory's and extra vars over the roles' plain defaults) and
+the app source directory on the controller, and returns one message per
+problem, each naming the variable, its value and what is allowed. It runs
+on the controller, before anything on the VPS changes.
+
+Each check names the variables it reads: renaming a variable in a role must
+rename it here (tests/unit/test_input_checks.py checks that every name below
+is a variable of some role).
+"""
+
+import json
+import os
+import posixpath
+import re
+
+# Ports: a TCP port each; the SSH port may be named twice (sshd, firewall).
+PORTS = ["app_http_port", "app_https_port", "app_gunicorn_port", "sshd_port", "firewall_ssh_port"]
+SSH_PORTS = {"sshd_port", "firewall_ssh_port"}
+# Ports nginx listens on inside its container (the published ones map to them).
+NGINX_CONTAINER_PORTS = {80: "HTTP", 443: "HTTPS"}
+MEMORY_LIMITS = ["app_memory_limit", "app_nginx_memory_limit"]
+SERVER_NAMES = ["app_server_name"]
+# Docker durations the health check accepts: whole hours, minutes, seconds.
+DURATIONS = ["app_healthcheck_interval", "app_healthcheck_timeout", "app_healthcheck_start_period"]
+NGINX_SIZES = ["app_nginx_client_max_body_size"]
+NGINX_TIMES = ["app_nginx_client_timeout"]
+# Directories of the VPS the data directory must never be, or be inside of.
+SYSTEM_DIRS = ["/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin",
+               "/sys", "/tmp", "/usr", "/var", "/var/lib/docker", "/home", "/srv", "/opt"]
+# Paths in the app container the data directory must not be mounted over.
+RESERVED_MOUNTS = ["/app", "/tmp", "/run", "/run/secrets", "/run/gunicorn", "/etc", "/usr", "/proc", "/sys", "/dev"]
+# Environment names the app role sets itself.
+ROLE_ENVIRONMENT = ["APP_DATA_DIR", "APP_RELEASE"]
+# Docker's smallest memory limit.
+MIN_MEMORY = 6 * 1024 * 1024
+
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"^(\*\.)?({LABEL}\.)*{LABEL}\.?$")
+MEMORY = re.compile(r"^([0-9]+)([bkmgBKMG]|[kmgKMG][bB])?$")
+UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def show(value):
+    """A value as the inventory would write it: strings quoted, numbers bare."""
+    return json.dumps(value)
+
+
+def _is_set(settings, name):
+    return settings.get(name) not in (None, "")
+
+
+def _ports(settings):
+    errors = []
+    ports = {}
+    for name in PORTS:
+        if not _is_set(settings, name):
+            continue
+        value = settings[name]
+        if not re.match(r"^[0-9]+$", str(value)) or not 1 <= int(value) <= 65535:
+            errors.append(f"{name}={show(value)} is not a TCP port: allowed are 1-65535.")
+        else:
+            ports[name] = int(value)
+    names = sorted(ports)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            if ports[first] == ports[second] and not {first, second} <= SSH_PORTS:
+                errors.append(f"Port collision: {first} and {second} are both {ports[first]}. Allowed: "
+                              "app_http_port, app_https_port, app_gunicorn_port and the SSH port each on a "
+                              "port of their own.")
+    if ports.get("app_gunicorn_port") in NGINX_CONTAINER_PORTS:
+        port = ports["app_gunicorn_port"]
+        errors.append(f"app_gunicorn_port={port} is the port nginx serves {NGINX_CONTAINER_PORTS[port]} on in "
+                      "its container: allowed is any other port (8000).")
+    if settings.get("firewall_enabled", True) and "firewall_allowed_tcp_ports" in settings:
+        allowed = {int(p) for p in settings["firewall_allowed_tcp_ports"] or [] if re.match(r"^[0-9]+$", str(p))}
+        for name in ("app_http_port", "app_https_port"):
+            if name in ports and ports[name] not in allowed:
+                errors.append(f"{name}={ports[name]} is not in firewall_allowed_tcp_ports "
+                              f"({sorted(allowed)}): the firewall would keep the site closed; allowed is a "
+                              "port the firewall opens (add it to firewall_allowed_tcp_ports).")
+    if "sshd_port" in ports and "firewall_ssh_port" in ports and ports["sshd_port"] != ports["firewall_ssh_port"]:
+        errors.append(f"firewall_ssh_port={ports['firewall_ssh_port']} differs from sshd_port={ports['sshd_port']}: "
+                      "the firewall would close the port sshd listens on; allowed is the same port (or leave "
+                      "firewall_ssh_port unset: it follows sshd_port).")
+    return errors
+
+
+def _memory(settings):
+    errors = []
+    for name in MEMORY_LIMITS:
+        if not _is_set(settings, name):
+            continue
+        match = MEMORY.match(str(settings[name]))
+        if not match:
+            errors.append(f"{name}={show(settings[name])} is not a memory size: allowed is a number of bytes with an "
+                          "optional unit b, k, m or g (512m, 1g).")
+        elif int(match[1]) * UNITS[(match[2] or "b")[0].lower()] < MIN_MEMORY:
+            errors.append(f"{name}={settings[name]} is below Docker's smallest memory limit: allowed is 6m or more "
+                          "(512m).")
+    return errors
+
+
+def _server_names(settings):
+    errors = []
+    for name in SERVER_NAMES:
+        value = settings.get(name, "_")
+        names = str(value).split() if isinstance(value, str) else []
+        if value == "_":
+            continue
+        if not names or any(not HOST_NAME.match(n) for n in names) or max(map(len, names)) > 253:
+            errors.append(f"{name}={show(value)} is not a host name: allowed are host names separated by spaces "
+                          "(example.com www.example.com *.example.com) or _ for any Host.")
+    return errors
+
+
+def _app_settings(settings, app_src):
+    errors = []
+    name = str(settings.get("app_name", "flaskapp"))
+    if not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
+        errors.append(f"app_name={show(name)} is not allowed: it names the compose projects, images and /srv/<app_name>;"
+                      " allowed are lowercase letters, digits, - and _, starting with a letter or digit (flaskapp).")
+    path = settings.get("app_healthcheck_path", "/healthz")
+    if not str(path).startswith("/") or re.search(r"[\s'\"\\]", str(path)):
+        errors.append(f"app_healthcheck_path={show(path)} is not a URL path: allowed is a path starting with / "
+                      "(/healthz), without spaces or quotes.")
+    for var in DURATIONS:
+        value = str(settings.get(var, "5s"))
+        zero_allowed = var == "app_healthcheck_start_period"
+        if not re.match(r"^(?=.)([0-9]+h)?([0-9]+m)?([0-9]+s)?$", value) or (value == "0s" and not zero_allowed):
+            errors.append(f"{var}={show(value)} is not a health-check duration: allowed are whole hours, minutes and "
+                          "seconds with their unit (5s, 1m, 1m30s).")
+    url_path = str(settings.get("app_static_url_path", "/static"))
+    if not url_path.startswith("/") or url_path.strip("/") == "":
+        errors.append(f"app_static_url_path={show(url_path)} is not allowed: nginx would serve every URL from the "
+                      "static folder; allowed is a path below / (/static).")
+    static_dir = str(settings.get("app_static_dir", "flaskapp/static"))
+    normalized = posixpath.normpath(static_dir)
+    if normalized in (".", "") or normalized.startswith("..") or static_dir.startswith("/"):
+        errors.append(f"app_static_dir={show(static_dir)} is not allowed: nginx would publish the whole app source; "
+                      "allowed is the static folder inside app_src (flaskapp/static).")
+    elif app_src and os.path.isdir(app_src) and not os.path.isdir(os.path.join(app_src, normalized)):
+        errors.append(f"app_static_dir={show(static_dir)} is not a directory in app_src={show(app_src)}: allowed is the "
+                      "app's static folder, relative to app_src.")
+    for var in NGINX_SIZES:
+        value = str(settings.get(var, "1m"))
+        if not re.match(r"^[0-9]+[kKmMgG]?$", value):
+            errors.append(f"{var}={show(value)} is not an nginx size: allowed is a number with an optional unit k, m "
+                          "or g (1m, 512k).")
+    for var in NGINX_TIMES:
+        value = str(settings.get(var, "15s"))
+        if not re.match(r"^([0-9]+(ms|s|m|h|d|w|M|y)?)+$", value):
+            errors.append(f"{var}={show(value)} is not an nginx time: allowed is a number with a unit ms, s, m, h, d "
+                          "(15s, 1m).")
+    expires = str(settings.get("app_static_expires", "30d"))
+    if not re.match(r"^(max|off|epoch|-?([0-9]+(ms|s|m|h|d|w|M|y)?)+)$", expires):
+        errors.append(f"app_static_expires={show(expires)} is not an nginx expiry: allowed is a time with a unit "
+                      "(30d, 12h), max, off or epoch.")
+    rate = str(settings.get("app_nginx_rate_limit") or "")
+    if rate and not re.match(r"^[0-9]+r/[sm]$", rate):
+        errors.append(f"app_nginx_rate_limit={show(rate)} is not an nginx rate: allowed are requests per second or "
+                      "minute (10r/s, 300r/m), or empty for no limit.")
+    for header, value in (settings.get("app_nginx_security_headers") or {}).items():
+        if not re.match(r"^[A-Za-z0-9-]+$", str(header)) or re.search(r"[\"\\\n\r]", str(value)):
+            errors.append(f"app_nginx_security_headers: {header}: {show(value)} is not allowed: header names are "
+                          "letters, digits and -, values without double quotes, backslashes or line breaks.")
+    for key in settings.get("app_environment") or {}:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(key)):
+            errors.append(f"app_environment key {show(key)} is not an environment variable name: allowed are letters, "
+                          "digits and _, not starting with a digit.")
+        elif key in ROLE_ENVIRONMENT:
+            errors.append(f"app_environment sets {key}, which the app role sets itself: allowed are other names.")
+    for key in settings.get("app_secrets") or {}:
+        if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", str(key)) or ".." in str(key):
+            errors.append(f"app_secrets name {show(key)} is not allowed: it becomes the file /run/secrets/<name>; "
+                          "allowed are letters, digits, _, - and . (not ..), no / or spaces.")
+    for var in ("app_uid", "app_gid"):
+        if var in settings and re.match(r"^-?[0-9]+$", str(settings[var])) and int(settings[var]) <= 0:
+            errors.append(f"{var}={settings[var]} is not allowed: the app never runs as root; allowed is a "
+                          "positive id (10001).")
+    keep = settings.get("app_keep_releases", 5)
+    if re.match(r"^-?[0-9]+$", str(keep)) and int(keep) < 1:
+        errors.append(f"app_keep_releases={keep} is not allowed: the live release is always kept; allowed is 1 "
+                      "or more (5).")
+    for archive in settings.get("app_image_archives") or []:
+        path = archive.get("archive") if isinstance(archive, dict) else None
+        if path and not os.path.isfile(path):
+            errors.append(f"app_image_archives: the archive of {archive.get('image')} is not a file on the "
+                          f"controller ({path}): allowed is the path of a `docker save` archive.")
+    return errors
+
+
+def _data_dir(settings):
+    errors = []
+    root = posixpath.normpath(str(settings.get("app_root") or f"/srv/{settings.get('app_name', 'flaskapp')}"))
+    if _is_set(settings, "app_data_dir"):
+        value = str(settings["app_data_dir"])
+        path = posixpath.normpath(value)
+        releases = posixpath.join(root, "releases")
+        if not value.startswith("/"):
+            reason = "it is relative"
+        elif path == root:
+            reason = f"it is app_root ({root}), which holds the releases"
+        elif path == releases or path.startswith(releases + "/"):
+            reason = f"it is inside {releases}, which pruning deletes"
+        elif path in SYSTEM_DIRS:
+            reason = "it is a system directory"
+        else:
+            reason = ""
+        if reason:
+            errors.append(f"app_data_dir={show(value)} is not allowed: {reason}; allowed is an absolute directory of "
+                          f"its own ({root}/data, /var/lib/flaskapp).")
+    if _is_set(settings, "app_data_mount"):
+        value = str(settings["app_data_mount"])
+        path = posixpath.normpath(value)
+        if not value.startswith("/") or path in RESERVED_MOUNTS or path == "/":
+            errors.append(f"app_data_mount={show(value)} is not allowed: it must be an absolute path in the container "
+                          f"that the app's own files do not use (not {', '.join(RESERVED_MOUNTS)}); allowed: /data.")
+    return errors
+
+
+def input_errors(settings, app_src=None):
+    """Every problem with the inventory's values, as messages."""
+    return (_ports(settings) + _memory(settings) + _server_names(settings)
+            + _app_settings(settings, app_src) + _data_dir(settings))
+
+
+class FilterModule:
+    def filters(self):
+        return {"input_errors": input_errors}

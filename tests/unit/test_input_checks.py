@@ -1,0 +1,73 @@
+"""Preflight's checks of inventory values, on their own (tests/preflight runs them on a VPS)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("input_checks", ROOT / "roles/preflight/filter_plugins/input_checks.py")
+checks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(checks)
+
+ROLE_VARIABLES = {
+    name
+    for defaults in ROOT.glob("roles/*/defaults/main.yml")
+    for name in (yaml.safe_load(defaults.read_text()) or {})
+}
+# The roles' plain defaults, as preflight collects them.
+DEFAULTS = {
+    name: value
+    for defaults in ROOT.glob("roles/*/defaults/main.yml")
+    for name, value in (yaml.safe_load(defaults.read_text()) or {}).items()
+    if not (isinstance(value, str) and "{{" in value)
+}
+APP_SRC = str(ROOT / "files" / "app")
+
+
+def test_every_checked_variable_is_a_role_variable():
+    named = (checks.PORTS + checks.MEMORY_LIMITS + checks.SERVER_NAMES + checks.DURATIONS
+             + checks.NGINX_SIZES + checks.NGINX_TIMES)
+    assert set(named) <= ROLE_VARIABLES, set(named) - ROLE_VARIABLES
+
+
+def test_the_defaults_pass():
+    assert checks.input_errors(DEFAULTS, APP_SRC) == []
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"app_http_port": 70000}, "app_http_port=70000 is not a TCP port"),
+    ({"app_gunicorn_port": 80}, "app_gunicorn_port and app_http_port are both 80"),
+    ({"sshd_port": 2222, "firewall_ssh_port": 2222}, None),
+    ({"firewall_ssh_port": 2222}, "differs from sshd_port=22"),
+    ({"app_http_port": 8080}, "not in firewall_allowed_tcp_ports"),
+    ({"app_http_port": 8080, "firewall_enabled": False}, None),
+    ({"app_memory_limit": "5m"}, "below Docker's smallest"),
+    ({"app_memory_limit": "6m"}, None),
+    ({"app_memory_limit": "512 MB"}, 'app_memory_limit="512 MB" is not a memory size'),
+    ({"app_server_name": "example..com"}, "is not a host name"),
+    ({"app_server_name": "example.com *.example.org"}, None),
+    ({"app_name": "Flask"}, 'app_name="Flask"'),
+    ({"app_healthcheck_start_period": "0s"}, None),
+    ({"app_healthcheck_interval": "0s"}, "not a health-check duration"),
+    ({"app_healthcheck_interval": "1m30s"}, None),
+    ({"app_static_dir": "../other"}, "publish the whole app source"),
+    ({"app_static_expires": "max"}, None),
+    ({"app_nginx_rate_limit": "300r/m"}, None),
+    ({"app_environment": {"APP_DATA_DIR": "/x"}}, "APP_DATA_DIR"),
+    ({"app_secrets": {"a..b": "x"}}, 'app_secrets name "a..b"'),
+    ({"app_secrets": {"db.password": "x"}}, None),
+    ({"app_gid": -1}, "app_gid=-1 is not allowed"),
+    ({"app_data_dir": "/var/lib/flaskapp"}, None),
+    ({"app_data_dir": "/srv/other/releases/x", "app_root": "/srv/other"}, "inside /srv/other/releases"),
+    ({"app_data_dir": "/srv"}, "system directory"),
+    ({"app_data_mount": "/var/data"}, None),
+    ({"app_data_mount": "/run/gunicorn"}, 'app_data_mount="/run/gunicorn" is not allowed'),
+])
+def test_each_value(change, words):
+    errors = checks.input_errors({**DEFAULTS, **change}, APP_SRC)
+    if words is None:
+        assert errors == []
+    else:
+        assert len(errors) >= 1 and any(words in e for e in errors), errors
