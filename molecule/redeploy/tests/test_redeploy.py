@@ -6,6 +6,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import time
 
 import pytest
 
@@ -333,6 +335,80 @@ def test_a_lock_held_elsewhere_is_respected_and_released_by_hand(host, releases)
     assert rc == 0, output
     assert "Released the deploy lock held by ci@ci-runner" in output
     assert not host.file(f"{ROOT}/deploy.lock").exists
+
+
+# Where a deploy is killed, in its order: the task that has just begun, how
+# long after it began, and the signal (Ctrl-C, or the process lost at once).
+KILL_POINTS = [
+    ("after the source push", "TASK [app : Build the app image]", 0, signal.SIGINT),
+    ("during the build", "TASK [app : Build the app image]", 1.5, signal.SIGKILL),
+    ("while the new release starts", "TASK [app : Wait until the release is healthy]", 0, signal.SIGINT),
+    ("right after nginx is switched", "TASK [app : Add the switch to the release history]", 0, signal.SIGKILL),
+    ("while the old release stops", "TASK [app : Stop the releases that are not live]", 0, signal.SIGINT),
+    ("during pruning", "TASK [app : Remove old release images]", 0, signal.SIGKILL),
+]
+
+
+def kill_when(run, marker, delay, sig):
+    """Read the run's output until `marker`, then signal its whole process group
+    (ansible-playbook and its connections), as a terminal's Ctrl-C or a lost
+    laptop would. Returns the output up to the kill."""
+    seen = []
+    for line in run.stdout:
+        seen.append(line)
+        if line.startswith(marker):
+            break
+    else:
+        pytest.fail(f"the run ended before {marker!r}:\n{''.join(seen)[-3000:]}")
+    time.sleep(delay)
+    os.killpg(run.pid, sig)
+    try:
+        run.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.communicate()
+    return "".join(seen)
+
+
+def serves_one_release(host):
+    """Both ports answer with the same release, whole: never a mix, never nothing."""
+    served = {http_json(host, port)[1]["release"] for port in (80, 8000)}
+    assert len(served) == 1, served
+    return served.pop()
+
+
+def test_a_deploy_killed_at_any_step_leaves_the_site_serving_and_the_next_run_finishes(
+        host, tmp_path_factory, releases):
+    """Each run deploys new code and is killed one step later than the run
+    before it, so every run also finishes what the killed one left."""
+    live = live_release(host)
+    with Load(CONTAINER) as load:
+        for n, (where, marker, delay, sig) in enumerate(KILL_POINTS):
+            src = make_app(tmp_path_factory.mktemp(f"kill{n}") / "app", version=f"7.{n}.0")
+            # Keep 2 releases, so every run has old ones to prune.
+            extra = {"app_src": str(src), "app_keep_releases": 2}
+            output = kill_when(start_playbook("playbooks/deploy.yml", extra_vars=extra), marker, delay, sig)
+            new = re.search(r"Deploying release (\w+)", output)
+            served = serves_one_release(host)
+            # The release served before this run, or this run's own.
+            assert served in {live, new and new[1]}, (where, served, output[-2000:])
+            live = served
+        # The next run of the last source completes; the one after changes nothing.
+        rc, output = run_playbook("playbooks/deploy.yml", extra_vars=extra)
+        assert rc == 0, output
+    assert_no_failures(load)
+    final = live_release(host)
+    assert http_json(host, 80)[1]["version"] == f"7.{len(KILL_POINTS) - 1}.0"
+    assert serves_one_release(host) == final
+    assert app_containers(host) == [f"flaskapp-app-{final}"]
+    # Nothing half-done is left: no partial unpack, no lock, only kept releases.
+    assert host.check_output(f"find {ROOT}/releases -maxdepth 2 -name '*.partial'") == ""
+    assert not host.file(f"{ROOT}/deploy.lock").exists
+    assert len(host.check_output(f"ls {ROOT}/releases").split()) <= 2
+    rc, output = run_playbook("playbooks/deploy.yml", extra_vars=extra)
+    assert rc == 0, output
+    assert recap(output)["changed"] == 0, output
+    releases["killed"] = final
 
 
 def test_a_new_app_user_gets_the_data(host, releases):
