@@ -38,6 +38,10 @@ def apps(tmp_path_factory):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "deploy@test",
                     "-f", str(key)], check=True)
     made["public_key"] = (base / "id_ed25519.pub").read_text().strip()
+    made["private_key_file"] = str(key)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "someone@else",
+                    "-f", str(base / "other_ed25519")], check=True)
+    made["other_public_key"] = (base / "other_ed25519.pub").read_text().strip()
     kind, blob, comment = made["public_key"].split()
     made["cut_key"] = f"{kind} {blob[:40]} {comment}"
     # An own certificate for example.com and www.example.com, its key, another key.
@@ -240,6 +244,16 @@ BAD = [
      ['app_data_mount="/run/secrets" is not allowed'], None),
     ("data-mount-over-tmp", "vps13", ["app_data_mount=/tmp"],
      ['app_data_mount="/tmp" is not allowed'], None),
+    # SSH access that closing root login would take away.
+    ("deploy-user-root", "vps13", [ev(deploy_user_name="root")],
+     ['deploy_user_name="root" is not allowed', "a user of its own"], None),
+    ("deploy-user-invalid-name", "vps13", [ev(deploy_user_name="Deploy User")],
+     ['deploy_user_name="Deploy User" is not a user name'], None),
+    ("sshd-allow-users-without-the-deploy-user", "vps13", [ev(deploy_user_name="deploy", sshd_allow_users=["alice"])],
+     ['sshd_allow_users=["alice"] leaves out deploy', "includes deploy_user_name"], None),
+    ("keys-without-the-login-key", "vps13", ["@keys_without_the_login_key"],
+     ["deploy_user_authorized_keys does not hold the public key of ansible_ssh_private_key_file",
+      "would be locked out"], None),
     ("tls-for-any-host", "vps13", [ev(**{**ACME, "app_server_name": "_"})],
      ["app_tls=acme needs the site's host names in app_server_name", "example.com www.example.com"], None),
     ("tls-for-an-ip-address", "vps13", [ev(**{**ACME, "app_server_name": "203.0.113.7"})],
@@ -265,7 +279,10 @@ def expand(extra_vars, apps):
     """@name placeholders stand for values made at run time."""
     out = []
     for value in extra_vars:
-        if value.startswith("@tls_files="):
+        if value == "@keys_without_the_login_key":
+            out.append(ev(deploy_user_name="deploy", deploy_user_authorized_keys=[apps["other_public_key"]],
+                          ansible_ssh_private_key_file=apps["private_key_file"]))
+        elif value.startswith("@tls_files="):
             names, key = value.split("=", 1)[1].split(":")
             out.append(ev(app_tls="files", app_server_name=names,
                           app_tls_certificate=apps["site_crt"], app_tls_certificate_key=apps[key]))

@@ -71,3 +71,25 @@ def test_each_value(change, words):
         assert errors == []
     else:
         assert len(errors) >= 1 and any(words in e for e in errors), errors
+
+
+KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA a@laptop"
+KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB b@laptop"
+
+
+@pytest.mark.parametrize(("change", "login_key", "bootstrap", "words"), [
+    ({}, KEY_A, "root", None),
+    ({"deploy_user_name": "root"}, "", "", 'deploy_user_name="root" is not allowed'),
+    ({"deploy_user_name": "Deploy User"}, "", "", "is not a user name"),
+    ({"sshd_allow_users": ["alice"]}, "", "root", "leaves out deploy, root"),
+    ({"sshd_allow_users": ["deploy", "root"]}, "", "root", None),
+    ({"deploy_user_authorized_keys": [KEY_B]}, KEY_A, "", "does not hold the public key"),
+    ({"deploy_user_authorized_keys": [f'from="10.0.0.1" {KEY_A}']}, KEY_A.replace("a@laptop", "other"), "", None),
+])
+def test_ssh_access(change, login_key, bootstrap, words):
+    settings = {**DEFAULTS, "deploy_user_authorized_keys": [KEY_A, KEY_B], **change}
+    errors = checks.ssh_access_errors(settings, login_key, bootstrap)
+    if words is None:
+        assert errors == []
+    else:
+        assert len(errors) == 1 and words in errors[0], errors

@@ -1,6 +1,13 @@
 """sshd as a user meets it: keys only, no root, no forwarding."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 from conftest import VPS, ssh
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from stack import PROJECT_DIR, molecule_inventory, run_playbook
 
 
 def test_sshd_effective_settings(vps):
@@ -48,3 +55,34 @@ def test_password_login_refused(internet):
 
 def test_deploy_user_password_is_locked(vps):
     assert vps.check_output("passwd -S deploy").split()[1] == "L"
+
+
+def test_providers_root_password_is_locked(vps):
+    # prepare.yml set it (as a provider mails it); the deploy user works, so it is locked.
+    assert vps.check_output("passwd -S root").split()[1] == "L"
+
+
+def permit_root_login(vps):
+    return dict(line.split(" ", 1) for line in vps.check_output("sshd -T").splitlines() if " " in line)["permitrootlogin"]
+
+
+def test_root_login_is_closed_only_after_a_fresh_login_works(vps):
+    """The guard logs in anew: a connection Ansible opened before the deploy
+    user's keys changed (ControlPersist) must not vouch for them."""
+    assert permit_root_login(vps) == "no"
+    inventory = str(molecule_inventory())
+    # Opens the shared master connection the next run would otherwise reuse.
+    subprocess.run(["ansible", "-i", inventory, "production-vps", "-m", "ping"],
+                   cwd=PROJECT_DIR, check=True, capture_output=True)
+    keys = "/home/deploy/.ssh/authorized_keys"
+    vps.check_output(f"cp -p {keys} /root/authorized_keys.saved && : > {keys}")
+    try:
+        rc, output = run_playbook("playbooks/provision.yml", args=["--tags", "sshd"])
+        assert rc == 0, output
+        assert "Root keeps key-only SSH login" in output
+        assert permit_root_login(vps) == "without-password"
+    finally:
+        vps.check_output(f"cp -p /root/authorized_keys.saved {keys}")
+    rc, output = run_playbook("playbooks/provision.yml", args=["--tags", "sshd"])
+    assert rc == 0, output
+    assert permit_root_login(vps) == "no"

@@ -221,6 +221,44 @@ def _data_dir(settings):
     return errors
 
 
+def _key_blob(line):
+    """The base64 part of an OpenSSH public key line, whatever its options and comment."""
+    fields = str(line).split()
+    for i, field in enumerate(fields):
+        if field.startswith(("ssh-", "ecdsa-", "sk-")) and i + 1 < len(fields):
+            return fields[i + 1]
+    return None
+
+
+def ssh_access_errors(settings, login_key="", bootstrap_user=""):
+    """Settings that would lock everyone out once root login is closed.
+    login_key: the public key of ansible_ssh_private_key_file, when known."""
+    errors = []
+    user = str(settings.get("deploy_user_name") or "")
+    if user == "root":
+        errors.append('deploy_user_name="root" is not allowed: root login is closed once the deploy user works; '
+                      "allowed is a user of its own (deploy).")
+    elif user and not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user):
+        errors.append(f"deploy_user_name={show(user)} is not a user name: allowed are lowercase letters, digits, "
+                      "_ and -, starting with a letter or _, at most 32 characters (deploy).")
+    allowed_users = [str(u) for u in settings.get("sshd_allow_users") or []]
+    if allowed_users:
+        missing = [u for u in (user, bootstrap_user) if u and u not in allowed_users]
+        if missing:
+            errors.append(f"sshd_allow_users={show(allowed_users)} leaves out {', '.join(missing)}, whom Ansible logs "
+                          "in as: sshd would refuse it; allowed is a list that includes deploy_user_name (and "
+                          "vps_bootstrap_user until root login is closed).")
+    keys = settings.get("deploy_user_authorized_keys") or []
+    keys = [keys] if isinstance(keys, str) else keys
+    blobs = {_key_blob(line) for key in keys for line in str(key).splitlines()}
+    if user and keys and login_key and _key_blob(login_key) not in blobs:
+        errors.append("deploy_user_authorized_keys does not hold the public key of ansible_ssh_private_key_file "
+                      f"({str(login_key).split()[0]} {_key_blob(login_key)[:16]}...), the key Ansible logs in with: "
+                      "the deploy user would be locked out once root login is closed; allowed is a list that "
+                      "includes it.")
+    return errors
+
+
 def input_errors(settings, app_src=None):
     """Every problem with the inventory's values, as messages."""
     return (_ports(settings) + _memory(settings) + _server_names(settings)
@@ -229,4 +267,4 @@ def input_errors(settings, app_src=None):
 
 class FilterModule:
     def filters(self):
-        return {"input_errors": input_errors}
+        return {"input_errors": input_errors, "ssh_access_errors": ssh_access_errors}

@@ -1,0 +1,55 @@
+"""Preflight's data plumbing, on its own."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("preflight_facts", ROOT / "roles/preflight/filter_plugins/preflight_facts.py")
+facts = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(facts)
+UNDEF = facts.UNDEFINED
+
+
+def test_settings_take_the_inventory_over_plain_defaults_and_leave_out_templated_ones():
+    defaults = facts.role_defaults(["---\na: 1\nroot: '/srv/{{ name }}'\n", "# empty\n", "b: [x]\nc: z\n"])
+    assert list(defaults) == ["a", "root", "b", "c"]
+    assert facts.preflight_settings(defaults, [UNDEF, UNDEF, ["y"], UNDEF]) == {"a": 1, "b": ["y"], "c": "z"}
+    assert facts.preflight_settings(defaults, [2, "/opt/x", UNDEF, UNDEF])["root"] == "/opt/x"
+
+
+def test_argument_spec_without_defaults():
+    text = ("argument_specs:\n  main:\n    options:\n      a: {type: int, default: 1, description: x}\n"
+            "      b: {type: list, elements: str}\n")
+    assert facts.spec_without_defaults(text) == {"a": {"type": "int", "description": "x"},
+                                                 "b": {"type": "list", "elements": "str"}}
+
+
+def test_ssh_key_lines_split_entries_and_skip_comments():
+    settings = {"keys": ["ssh-ed25519 AAA a\n# old\n\nssh-rsa BBB b", "ssh-ed25519 CCC c"], "one": "ssh-ed25519 DDD"}
+    assert [line["key"] for line in facts.ssh_key_lines(settings, ["keys", "one", "unset"])] == [
+        "ssh-ed25519 AAA a", "ssh-rsa BBB b", "ssh-ed25519 CCC c", "ssh-ed25519 DDD"]
+
+
+SS = [
+    'LISTEN 0 4096 0.0.0.0:80 0.0.0.0:* users:(("docker-proxy",pid=101,fd=4))',
+    'LISTEN 0 4096 [::]:80 [::]:* users:(("docker-proxy",pid=101,fd=4),("docker-proxy",pid=102,fd=4))',
+    'LISTEN 0 5 0.0.0.0:8080 0.0.0.0:* users:(("python3",pid=7,fd=3))',
+    'LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=5,fd=3))',
+]
+
+
+def test_port_users_from_ss():
+    assert facts.port_users(SS, [80, 443, 8080]) == {
+        "80": ["docker-proxy pid 101", "docker-proxy pid 102"], "443": [], "8080": ["python3 pid 7"]}
+    assert facts.port_users(SS, [8]) == {"8": []}
+
+
+def test_foreign_publishers_are_other_projects_on_busy_ports():
+    containers = [
+        {"Names": ["/flaskapp-nginx-1"], "Labels": {"com.docker.compose.project": "flaskapp"},
+         "Ports": [{"PublicPort": 80}]},
+        {"Names": ["/other-web-1"], "Labels": {"com.docker.compose.project": "other"}, "Ports": [{"PublicPort": 80}]},
+        {"Names": ["/loose"], "Labels": None, "Ports": [{"PrivatePort": 5000}]},
+    ]
+    assert facts.foreign_publishers(containers, ["80"], "flaskapp") == ["other-web-1"]
+    assert facts.foreign_publishers(containers, ["443"], "flaskapp") == []
