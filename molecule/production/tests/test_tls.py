@@ -1,5 +1,6 @@
 """HTTPS as the internet sees it, with the certificate the test ACME CA (pebble) issued."""
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -165,3 +166,55 @@ def test_names_added_then_https_off_then_on_again(vps, internet):
     # Back to the inventory's names for whatever runs next.
     deploy()
     assert handshake(internet, SITE).rc == 0
+
+
+def test_a_new_release_and_a_rollback_keep_the_certificate(vps, internet):
+    serial = served_serial(internet)
+    before = vps.check_output("tail -n1 /srv/flaskapp/history").split()[2]
+    deploy(app_environment={"TLS_TEST_RELEASE": "1"})  # a setting of the release: a new release
+    assert vps.check_output("tail -n1 /srv/flaskapp/history").split()[2] != before
+    assert served_serial(internet) == serial
+    rc, output = run_playbook("playbooks/rollback.yml")
+    assert rc == 0, output[-3000:]
+    assert vps.check_output("tail -n1 /srv/flaskapp/history").split()[2] == before
+    assert served_serial(internet) == serial
+
+
+def test_a_ca_that_cannot_be_reached_fails_the_run_and_the_site_keeps_its_certificate(internet):
+    serial = served_serial(internet)
+    rc, output = run_playbook("site.yml", extra_vars={"app_acme_directory_url": "https://acme:14999/dir"},
+                              args=["--tags", "app"])
+    assert rc != 0
+    assert "certbot could not obtain a certificate" in output and "the ACME CA changes" in output, output[-3000:]
+    assert "certbot said:" in output
+    assert served_serial(internet) == serial
+    assert curl(internet, "/healthz")[1] == 200
+    # The next run with the inventory's CA asks nothing and changes nothing.
+    assert deploy()["changed"] == 0
+
+
+def test_own_certificate_is_served_and_its_key_never_shown(vps, internet, tmp_path):
+    acme_serial = served_serial(internet)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+         "-subj", f"/CN={SITE}", "-addext", "subjectAltName=" + ",".join(f"DNS:{n}" for n in NAMES),
+         "-keyout", str(tmp_path / "own.key"), "-out", str(tmp_path / "own.crt")],
+        check=True, capture_output=True)
+    cert, key = (tmp_path / "own.crt").read_text(), (tmp_path / "own.key").read_text()
+    rc, output = run_playbook("site.yml", args=["--tags", "app", "--diff"], extra_vars={
+        "app_tls": "files", "app_tls_certificate": cert, "app_tls_certificate_key": key})
+    assert rc == 0, output[-3000:]
+    for line in key.splitlines()[1:-1]:
+        assert line not in output
+    own_serial = subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", str(tmp_path / "own.crt")],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    assert served_serial(internet) == own_serial
+    subprocess.run(["docker", "cp", str(tmp_path / "own.crt"), f"{INTERNET}:/root/own.crt"], check=True)
+    assert "Verify return code: 0 (ok)" in internet.check_output(
+        f"echo | openssl s_client -connect {SITE}:443 -servername {SITE} -CAfile /root/own.crt 2>&1")
+    private = vps.file("/srv/flaskapp/tls/privkey.pem")
+    assert (private.user, private.mode) == ("root", 0o600)
+    assert vps.file("/srv/flaskapp/tls").mode == 0o700
+    # Back to ACME: the certificate it had, not a new one.
+    deploy()
+    assert served_serial(internet) == acme_serial
