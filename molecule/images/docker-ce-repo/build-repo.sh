@@ -53,8 +53,9 @@ for codename in bookworm trixie; do
   # containerd.io: containerd, its shims, ctr and runc.
   c=$t/containerd.io
   mkdir -p "$c/usr/bin" "$c/lib/systemd/system" "$c/etc/containerd"
-  cp -a "$t/src/containerd/usr/bin/." "$c/usr/bin/"
-  cp -a "$t/src/runc/usr/bin/runc" "$c/usr/bin/runc"
+  cp -L "$t/src/containerd/usr/bin/"* "$c/usr/bin/"
+  # Debian's runc is /usr/sbin/runc (/usr/bin/runc, where there is one, links to it).
+  cp "$t/src/runc/usr/sbin/runc" "$c/usr/bin/runc"
   cp "$t/src/containerd/etc/containerd/config.toml" "$c/etc/containerd/config.toml"
   sed 's#/usr/sbin/#/usr/bin/#g' "$t/src/containerd/usr/lib/systemd/system/containerd.service" \
     >"$c/lib/systemd/system/containerd.service"
