@@ -77,3 +77,4 @@ docker:
 
 images: docker
 	scripts/build-images.sh 13 12
+	scripts/docker-ce-standin.sh

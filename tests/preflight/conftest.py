@@ -6,6 +6,9 @@ Four containers, started once per session and always removed at the end:
   fake    flask-vps/vps:13 whose /etc/os-release a case may rewrite, and with
           a python3 wrapper that runs under a 32-bit personality (setarch)
   nopy    flask-vps/vps:13 with python3 removed
+and the stand-in of Docker's apt repository (flask-vps/docker-ce-repo, see
+scripts/docker-ce-standin.sh) on a network vps13 and vps12 join, reachable
+there as http://docker-ce-repo/ (DOCKER_CE_REPO).
 Each case records the target's state before and after the run.
 """
 
@@ -19,6 +22,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SUFFIX = str(os.getpid())
+NETWORK = f"preflight-net-{SUFFIX}"
+DOCKER_CE_REPO = "http://docker-ce-repo/linux/debian"
 
 sys.path.insert(0, str(REPO / "molecule" / "shared"))
 from stack import VPS_RUN_ARGS, wait_for_boot
@@ -83,16 +88,22 @@ def remove_stale_containers():
     """Containers left by a run that was killed (its pid is gone)."""
     names = docker("ps", "-a", "--filter", "label=flask-vps.test=preflight",
                    "--format", "{{.Names}}").stdout.split()
-    for name in names:
-        pid = name.rsplit("-", 1)[-1]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            docker("rm", "-f", "-v", name, check=False)
-        except PermissionError:
-            pass
+    networks = docker("network", "ls", "--filter", "label=flask-vps.test=preflight",
+                      "--format", "{{.Name}}").stdout.split()
+    for kind, found in (("container", names), ("network", networks)):
+        for name in found:
+            pid = name.rsplit("-", 1)[-1]
+            if not pid.isdigit():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                if kind == "container":
+                    docker("rm", "-f", "-v", name, check=False)
+                else:
+                    docker("network", "rm", name, check=False)
+            except PermissionError:
+                pass
 
 
 @pytest.fixture(scope="session")
@@ -100,21 +111,29 @@ def targets():
     if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
         pytest.fail("the preflight suite needs a running Docker daemon")
     remove_stale_containers()
-    images = {"vps13": "flask-vps/vps:13", "vps12": "flask-vps/vps:12"}
+    images = {"vps13": "flask-vps/vps:13", "vps12": "flask-vps/vps:12",
+              "repo": "flask-vps/docker-ce-repo:latest"}
     for image in images.values():
         if docker("image", "inspect", image, check=False).returncode != 0:
-            pytest.fail(f"image {image} is missing: run scripts/build-images.sh 13 12")
+            pytest.fail(f"image {image} is missing: run make images")
     found = {
         "vps13": Target(f"preflight-vps13-{SUFFIX}", images["vps13"],
-                        ["/lib/systemd/systemd"], VPS_RUN_ARGS, wait_for_systemd),
+                        ["/lib/systemd/systemd"], [*VPS_RUN_ARGS, "--network", NETWORK],
+                        wait_for_systemd),
         "vps12": Target(f"preflight-vps12-{SUFFIX}", images["vps12"],
-                        ["/lib/systemd/systemd"], VPS_RUN_ARGS, wait_for_systemd),
+                        ["/lib/systemd/systemd"], [*VPS_RUN_ARGS, "--network", NETWORK],
+                        wait_for_systemd),
         "fake": Target(f"preflight-fake-{SUFFIX}", images["vps13"], ["sleep", "infinity"], [],
                        add_32bit_python),
         "nopy": Target(f"preflight-nopy-{SUFFIX}", images["vps13"], ["sleep", "infinity"], [],
                        remove_python),
     }
+    repo = Target(f"preflight-docker-ce-repo-{SUFFIX}", images["repo"],
+                  ["python3", "-m", "http.server", "--bind", "0.0.0.0", "80"],
+                  ["--network", NETWORK, "--network-alias", "docker-ce-repo"])
+    docker("network", "create", "--label", "flask-vps.test=preflight", NETWORK)
     try:
+        repo.start()
         for target in found.values():
             target.start()
         for target in found.values():
@@ -122,8 +141,9 @@ def targets():
         # The same container, reached through the 32-bit interpreter.
         yield {**found, "fake32": found["fake"]}
     finally:
-        for target in found.values():
+        for target in [*found.values(), repo]:
             target.remove()
+        docker("network", "rm", NETWORK, check=False)
 
 
 def remove_python(target):

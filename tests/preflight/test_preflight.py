@@ -16,12 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DOCKER_CE_REPO
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def ev(**values):
     """Extra vars as JSON, so that types survive (-e k=v makes strings)."""
     return json.dumps(values)
+
+
+# Docker CE from the stand-in of Docker's repository (tests/preflight/conftest.py).
+DOCKER_CE = [ev(docker_install_from="docker", docker_apt_repository_url=DOCKER_CE_REPO,
+                docker_apt_key_url=f"{DOCKER_CE_REPO}/gpg")]
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +151,26 @@ BAD = [
      ["app_src=", "lacks a Dockerfile", "requirements.txt"], None),
     ("app-src-without-wsgi-module", "vps13", ["app_wsgi_target=main:app"],
      ["app_src=", "lacks the WSGI module main", "app_wsgi_target=main:app", "main.py"], None),
+    ("docker-channel-unknown", "vps13", [*DOCKER_CE, "docker_apt_channel=nightly"],
+     ["docker_apt_channel", "one of: stable, test", "got: nightly"], None),
+    ("docker-channel-not-in-repository", "vps12", [*DOCKER_CE, "docker_apt_channel=test"],
+     ["docker_apt_channel=test is not a channel of", "Allowed: stable."], None),
+    ("docker-version-not-in-repository", "vps12", [*DOCKER_CE, "docker_version=25.0.0"],
+     ["docker_version=25.0.0 (5:25.0.0-1~debian.12~bookworm) is not in",
+      "Allowed: 5:26.1.4-1~debian.12~bookworm, 5:26.1.5-1~debian.12~bookworm"], None),
+    ("docker-full-version-not-in-repository", "vps13",
+     [*DOCKER_CE, "docker_version=5:26.1.5-1~debian.12~bookworm"],
+     ["docker_version=5:26.1.5-1~debian.12~bookworm", "is not in",
+      "Allowed: 5:26.1.4-1~debian.13~trixie, 5:26.1.5-1~debian.13~trixie"], None),
+    # The stand-in's other-arch tree: its Release lists only the other architecture.
+    ("docker-architecture-not-in-repository", "vps13",
+     [*DOCKER_CE, ev(docker_apt_repository_url=DOCKER_CE_REPO.replace("/debian", "/other-arch"))],
+     ["docker_apt_repository_url=http://docker-ce-repo/linux/other-arch has no packages",
+      "architecture", "Allowed: a repository with"], None),
+    ("docker-repository-unreachable", "vps13",
+     [*DOCKER_CE, ev(docker_apt_repository_url="http://docker-ce-repo/no/such/repo")],
+     ["docker_apt_repository_url=http://docker-ce-repo/no/such/repo gave no Release file",
+      "HTTP Error 404"], None),
     ("debian-docker-on-debian-12", "vps12", [],
      ["docker_install_from=debian is not allowed on Debian 12",
       "Allowed on this host: docker_install_from=docker"], None),
@@ -362,7 +389,10 @@ def test_missing_sudo_is_ansibles_own_error(targets, run_playbook):
 # Good input: the preflight play passes, reports no change, changes nothing.
 GOOD = [
     ("debian-13-local-settings", "vps13", []),
-    ("debian-12-docker-ce", "vps12", ["docker_install_from=docker"]),
+    ("debian-12-docker-ce", "vps12", DOCKER_CE),
+    ("debian-12-docker-ce-pinned", "vps12", [*DOCKER_CE, "docker_version=26.1.4"]),
+    ("debian-13-docker-ce-full-version", "vps13",
+     [*DOCKER_CE, "docker_version=5:26.1.5-1~debian.13~trixie"]),
     ("every-checked-variable-set", "vps13", [
         "@good_values",
     ]),

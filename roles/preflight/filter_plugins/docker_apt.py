@@ -1,0 +1,1 @@
+../../docker/filter_plugins/docker_apt.py
