@@ -138,6 +138,24 @@ def test_renewal_under_load_serves_the_new_certificate(vps, internet):
     assert {before, after} <= served, result
 
 
+def test_a_failed_renewal_is_logged_and_the_site_keeps_its_certificate(vps, internet):
+    """A renewal the CA does not answer fails loudly (exit status, certbot's log),
+    changes nothing served, and the timer stays scheduled to try again."""
+    serial = served_serial(internet)
+    conf = "/etc/letsencrypt/renewal/flaskapp.conf"
+    vps.check_output(f"cp -p {conf} /root/renewal.saved && sed -i 's|^server = .*|server = https://acme:14999/dir|' {conf}")
+    try:
+        renew = vps.run("certbot renew --force-renewal --no-random-sleep-on-renew")
+    finally:
+        vps.check_output(f"cp -p /root/renewal.saved {conf}")
+    assert renew.rc != 0
+    assert "failed" in (renew.stdout + renew.stderr).lower()
+    assert "acme:14999" in vps.check_output("tail -n 200 /var/log/letsencrypt/letsencrypt.log")
+    assert served_serial(internet) == serial
+    assert curl(internet, "/healthz")[1] == 200
+    assert vps.service("certbot.timer").is_running
+    assert "certbot.timer" in vps.check_output("systemctl list-timers --all certbot.timer")
+
 def deploy(**extra_vars):
     """The app part of site.yml with these settings over the inventory's."""
     rc, output = run_playbook("site.yml", extra_vars=extra_vars, args=["--tags", "app"])
