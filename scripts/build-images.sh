@@ -3,8 +3,9 @@
 #   flask-vps/vps:<release>       Debian with systemd, python3 and sudo: the "VPS"
 #   flask-vps/python:3.13-slim    stand-in for the official python:3.13-slim
 #   flask-vps/nginx:1.26          stand-in for the official nginx image
+#   flask-vps/postgres:17         stand-in for the official postgres:17
 #   flask-vps/acme:pebble         pebble, the ACME CA of the HTTPS tests
-# The last two are also saved as archives under .cache/images/ so the app
+# The three stand-ins are also saved as archives under .cache/images/ so the app
 # role can ship them to the VPS (app_image_archives), as on an air-gapped host.
 # Each base comes from the official debian:<codename> image when it can be
 # pulled, otherwise from debootstrap. Existing base images are kept (FORCE=1
@@ -77,10 +78,11 @@ done
 base_image 13
 build flask-vps/python:3.13-slim "$here/molecule/images/python" BASE=flask-vps/debian:13
 build flask-vps/nginx:1.26 "$here/molecule/images/nginx" BASE=flask-vps/debian:13
+build flask-vps/postgres:17 "$here/molecule/images/postgres" BASE=flask-vps/debian:13
 # The ACME CA of the HTTPS tests.
 build flask-vps/acme:pebble "$here/molecule/images/acme" BASE=flask-vps/debian:13
 
-for image in flask-vps/python:3.13-slim flask-vps/nginx:1.26; do
+for image in flask-vps/python:3.13-slim flask-vps/nginx:1.26 flask-vps/postgres:17; do
   archive="$cache/$(echo "$image" | tr '/:' '__').tar.gz"
   id=$(docker image inspect -f '{{.Id}}' "$image")
   # Rewrite the archive only when the image changed, so the role's copy stays idempotent.

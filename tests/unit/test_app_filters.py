@@ -52,6 +52,7 @@ def test_docker_bytes_rejects_what_docker_would():
 def test_compose_escape_keeps_dollars_literal():
     assert filters.compose_escape("pa$word") == "pa$$word"
     assert filters.compose_escape(5) == "5"
+    assert filters.compose_escape(["echo", "$HOME", 1]) == ["echo", "$$HOME", "1"]
 
 
 def test_first_start_cuts_at_the_second_start_by_position():
@@ -67,6 +68,21 @@ def test_refusal_reasons():
     unhealthy = {"RestartCount": 0, "State": {"Status": "running", "Health": {"Status": "unhealthy"}}}
     assert filters.refusal({}, unhealthy, "/healthz") == "its health check on /healthz did not pass (unhealthy)"
     assert filters.refusal({}, None, "/up") == "its health check on /up did not pass (missing)"
+    healthy = {"RestartCount": 0, "State": {"Status": "running", "Health": {"Status": "healthy"}}}
+    assert filters.refusal({}, healthy, "/healthz", "mailer") == "its worker mailer is not running or not healthy"
+
+
+def test_healthcheck_test_runs_a_string_in_a_shell():
+    assert filters.healthcheck_test("test -f /data/x") == ["CMD-SHELL", "test -f /data/x"]
+    assert filters.healthcheck_test(["flask", "check"]) == ["CMD", "flask", "check"]
+
+
+def test_failed_worker_is_the_first_failed_item():
+    results = [{"item": {"name": "a"}, "failed": False}, {"item": {"name": "b"}, "failed": True},
+               {"item": {"name": "c"}, "failed": True}]
+    assert filters.failed_worker(results) == "b"
+    assert filters.failed_worker(results[:1]) == ""
+    assert filters.failed_worker(None) == ""
 
 
 def test_refusal_log_shows_the_command_output_or_the_first_start():

@@ -28,7 +28,7 @@ APP_SRC = str(ROOT / "files" / "app")
 
 def test_every_checked_variable_is_a_role_variable():
     named = (checks.PORTS + checks.MEMORY_LIMITS + checks.SERVER_NAMES + checks.DURATIONS
-             + checks.NGINX_SIZES + checks.NGINX_TIMES)
+             + checks.NGINX_SIZES + checks.NGINX_TIMES + checks.POSTGRES_IDENTIFIERS)
     assert set(named) <= ROLE_VARIABLES, set(named) - ROLE_VARIABLES
 
 
@@ -64,6 +64,15 @@ def test_the_defaults_pass():
     ({"app_data_dir": "/srv"}, "system directory"),
     ({"app_data_mount": "/var/data"}, None),
     ({"app_data_mount": "/run/gunicorn"}, 'app_data_mount="/run/gunicorn" is not allowed'),
+    ({"postgres_database": "shop_2"}, None),
+    ({"postgres_database": "Shop"}, 'postgres_database="Shop" is not allowed'),
+    ({"postgres_user": "pg_admin"}, 'postgres_user="pg_admin" is not allowed'),
+    ({"postgres_user": "a" * 64}, "at most 63 characters"),
+    ({"postgres_memory_limit": "1g"}, None),
+    ({"app_postgres": True, "app_secrets": {"database_url": "x"}}, "app_postgres=true writes itself"),
+    ({"app_workers": [{"name": "mailer", "command": "flask mail"}]}, None),
+    ({"app_workers": [{"name": "Mail Queue", "command": "x"}]}, 'app_workers name "Mail Queue"'),
+    ({"app_workers": [{"name": "a", "command": "x"}, {"name": "a", "command": "y"}]}, 'app_workers name "a"'),
 ])
 def test_each_value(change, words):
     errors = checks.input_errors({**DEFAULTS, **change}, APP_SRC)

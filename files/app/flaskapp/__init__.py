@@ -1,13 +1,18 @@
 """Sample Flask application deployed by flask-vps."""
 
+import json
 import os
 import secrets
-import sqlite3
+import signal
+import threading
+import time
 from pathlib import Path
 
 import click
 from flask import Flask, jsonify, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .notes import Notes
 
 __version__ = "1.0.0"
 
@@ -35,8 +40,8 @@ def create_app(data_dir=None):
     # X-Forwarded-For/-Proto/-Host and nothing a client sends beyond that.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    def database_path():
-        return os.path.join(app.config["DATA_DIR"], "app.db")
+    notes_store = Notes(read_secret("database_url"),
+                        os.path.join(app.config["DATA_DIR"], "app.db"))
 
     @app.get("/")
     def index():
@@ -58,27 +63,60 @@ def create_app(data_dir=None):
 
     @app.get("/api/notes")
     def notes():
-        if not os.path.exists(database_path()):
+        if not notes_store.ready():
             return jsonify(error="no database: run `flask --app wsgi init-db`"), 503
-        with sqlite3.connect(database_path()) as db:
-            count = db.execute("SELECT count(*) FROM notes").fetchone()[0]
-        return jsonify(count=count)
+        return jsonify(count=notes_store.count())
+
+    @app.post("/api/notes")
+    def add_note_over_http():
+        text = (request.get_json(silent=True) or {}).get("text")
+        if not isinstance(text, str) or not text:
+            return jsonify(error='send {"text": "..."}'), 400
+        if not notes_store.ready():
+            return jsonify(error="no database: run `flask --app wsgi init-db`"), 503
+        return jsonify(id=notes_store.add(text)), 201
+
+    @app.get("/api/notes/<int:note_id>")
+    def note(note_id):
+        text = notes_store.get(note_id) if notes_store.ready() else None
+        if text is None:
+            return jsonify(error="no such note"), 404
+        return jsonify(id=note_id, text=text)
 
     @app.cli.command("init-db")
     def init_db():
         """Create the database schema (safe to run again)."""
-        os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-        with sqlite3.connect(database_path()) as db:
-            db.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
-        click.echo(f"database ready: {database_path()}")
+        click.echo(f"database ready: {notes_store.create_schema()}")
 
     @app.cli.command("add-note")
     @click.argument("text")
     def add_note(text):
         """Store a note."""
-        with sqlite3.connect(database_path()) as db:
-            db.execute("INSERT INTO notes (text) VALUES (?)", (text,))
-            count = db.execute("SELECT count(*) FROM notes").fetchone()[0]
-        click.echo(f"notes: {count}")
+        notes_store.add(text)
+        click.echo(f"notes: {notes_store.count()}")
+
+    @app.cli.command("worker")
+    @click.option("--interval", default=2.0, help="Seconds between heartbeats.")
+    @click.option("--once", is_flag=True, help="Write one heartbeat and stop.")
+    @click.option("--check", is_flag=True, help="Health check: exit 1 unless this release's heartbeat is fresh.")
+    def worker(interval, once, check):
+        """A sample background worker: writes a heartbeat (its release and the
+        secrets it sees) into the data directory until it is stopped."""
+        heartbeat = Path(app.config["DATA_DIR"], "worker-heartbeat.json")
+        if check:
+            beat = json.loads(heartbeat.read_text(encoding="utf-8"))
+            fresh = beat["release"] == app.config["RELEASE"] and time.time() - beat["time"] < 3 * interval
+            raise SystemExit(0 if fresh else 1)
+        stopping = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+        secrets_dir = Path(os.environ.get("SECRETS_DIR", "/run/secrets"))
+        while True:
+            beat = {"release": app.config["RELEASE"], "time": time.time(),
+                    "secrets": sorted(p.name for p in secrets_dir.glob("*"))}
+            partial = heartbeat.with_suffix(".partial")
+            partial.write_text(json.dumps(beat), encoding="utf-8")
+            partial.replace(heartbeat)  # readers never see half a file
+            if once or stopping.wait(interval):
+                return
 
     return app

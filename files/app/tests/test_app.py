@@ -1,5 +1,7 @@
 """Unit tests of the sample app, run with the Flask test client."""
 
+import json
+
 import pytest
 
 import flaskapp
@@ -86,3 +88,33 @@ def test_cli_creates_the_schema_and_counts_notes(tmp_path):
     assert "notes: 1" in result.output
     assert (tmp_path / "app.db").is_file()
     assert app.test_client().get("/api/notes").get_json() == {"count": 1}
+
+
+def test_notes_are_written_and_read_over_http(tmp_path):
+    app = flaskapp.create_app(data_dir=str(tmp_path))
+    assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0
+    client = app.test_client()
+    response = client.post("/api/notes", json={"text": "über alles"})
+    assert response.status_code == 201
+    note_id = response.get_json()["id"]
+    assert client.get(f"/api/notes/{note_id}").get_json() == {"id": note_id, "text": "über alles"}
+    assert client.get(f"/api/notes/{note_id + 1}").status_code == 404
+    assert client.post("/api/notes", json={"text": ""}).status_code == 400
+    assert client.get("/api/notes").get_json() == {"count": 1}
+
+
+def test_worker_writes_a_heartbeat_with_its_release_and_secrets(tmp_path, monkeypatch):
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "secret_key").write_text("x", encoding="utf-8")
+    monkeypatch.setenv("SECRETS_DIR", str(secrets_dir))
+    monkeypatch.setenv("APP_RELEASE", "abc123")
+    app = flaskapp.create_app(data_dir=str(tmp_path))
+    assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
+    beat = json.loads((tmp_path / "worker-heartbeat.json").read_text(encoding="utf-8"))
+    assert beat["release"] == "abc123"
+    assert beat["secrets"] == ["secret_key"]
+    assert app.test_cli_runner().invoke(args=["worker", "--check"]).exit_code == 0
+    monkeypatch.setenv("APP_RELEASE", "other")
+    other = flaskapp.create_app(data_dir=str(tmp_path))
+    assert other.test_cli_runner().invoke(args=["worker", "--check"]).exit_code == 1

@@ -8,12 +8,16 @@ and through `docker exec` for root's view of its state.
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import testinfra
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from stack import recap, run_playbook
 
 VPS = "production-vps"
 INTERNET = "production-internet"
@@ -121,3 +125,10 @@ def wait_serving(internet, since, timeout=60):
 
 def inspect(vps, name):
     return json.loads(vps.check_output(f"docker inspect {name}"))[0]
+
+
+def deploy(**extra_vars):
+    """The app part of site.yml with these settings over the inventory's."""
+    rc, output = run_playbook("site.yml", extra_vars=extra_vars, args=["--tags", "app"])
+    assert rc == 0, output[-3000:]
+    return recap(output)

@@ -9,11 +9,17 @@ from conftest import LIVE_APP, VPS, curl, inspect, ssh, wait_serving
 
 
 def state(vps):
-    """What must survive: the release served, the secret, the stack's files, the kernel settings, the certificate."""
+    """What must survive: the release served, the secret, the stack's files, the kernel settings, the certificate,
+    the database's rows (its data files are PostgreSQL's to rewrite)."""
     return {
         "image": inspect(vps, LIVE_APP)["Config"]["Image"],
         "secret": vps.check_output(f"docker exec {LIVE_APP} sha256sum /run/secrets/secret_key"),
-        "files": vps.check_output("cd /srv/flaskapp && find . -type f | sort | xargs sha256sum"),
+        "files": vps.check_output(
+            "cd /srv/flaskapp && find . -path ./postgres/data -prune -o -type f -print | sort | xargs sha256sum"),
+        # (PostgreSQL may still be starting after a reboot: wait for it.)
+        "notes": vps.check_output(
+            "for i in $(seq 60); do docker exec flaskapp-postgres pg_isready -q && break; sleep 1; done;"
+            " docker exec flaskapp-postgres psql -tA -U app -d app -c 'SELECT id, text FROM notes ORDER BY id'"),
         "compose": vps.check_output("docker compose --project-directory /srv/flaskapp ps --format '{{.Name}}'"),
         "sysctl": vps.check_output("sysctl $(sed -n 's/=.*//p' /etc/sysctl.d/90-flask-vps.conf)"),
         # The same certificate served (no new one asked for), and kept.

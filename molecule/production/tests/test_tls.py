@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ACME_ROOT, INTERNET, NAMES, SITE, curl
+from conftest import ACME_ROOT, INTERNET, NAMES, SITE, curl, deploy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from load import Load
-from stack import recap, run_playbook
+from stack import run_playbook
 
 LIVE = "/etc/letsencrypt/live/flaskapp"
 EXTRA = f"shop.{SITE}"  # also pointed at the VPS by the network's DNS
@@ -155,13 +155,6 @@ def test_a_failed_renewal_is_logged_and_the_site_keeps_its_certificate(vps, inte
     assert curl(internet, "/healthz")[1] == 200
     assert vps.service("certbot.timer").is_running
     assert "certbot.timer" in vps.check_output("systemctl list-timers --all certbot.timer")
-
-def deploy(**extra_vars):
-    """The app part of site.yml with these settings over the inventory's."""
-    rc, output = run_playbook("site.yml", extra_vars=extra_vars, args=["--tags", "app"])
-    assert rc == 0, output[-3000:]
-    return recap(output)
-
 
 def test_names_added_then_https_off_then_on_again(vps, internet):
     """A new name gets a certificate covering it on the next run; app_tls none

@@ -37,7 +37,10 @@ def gunicorn_workers(configured, cores, memory_limit):
 
 
 def compose_escape(value):
-    """A literal value for a Compose file: `$` would start an interpolation."""
+    """A literal value for a Compose file: `$` would start an interpolation.
+    A list (a command's arguments) is escaped item by item."""
+    if isinstance(value, (list, tuple)):
+        return [compose_escape(item) for item in value]
     return str(value).replace("$", "$$")
 
 
@@ -50,11 +53,27 @@ def first_start(lines):
     return lines[:starts[1]] if len(starts) > 1 else list(lines)
 
 
-def refusal(command_result, container, healthcheck_path):
-    """Why a release was refused: (reason, where its own output is)."""
+def healthcheck_test(command):
+    """A Compose health check test from a command: a string runs in a shell."""
+    return ["CMD-SHELL", command] if isinstance(command, str) else ["CMD", *command]
+
+
+def failed_worker(worker_results):
+    """The name of the first worker whose container was not running once
+    the app was healthy, or "" (results of the loop over app_workers)."""
+    for result in worker_results or []:
+        if result.get("failed"):
+            return result["item"]["name"]
+    return ""
+
+
+def refusal(command_result, container, healthcheck_path, worker=""):
+    """Why a release was refused."""
     command_result = command_result or {}
     if command_result.get("failed"):
         return f"its release command failed (exit code {command_result.get('rc', '?')})"
+    if worker:
+        return f"its worker {worker} is not running or not healthy"
     state = (container or {}).get("State", {})
     if (container or {}).get("RestartCount", 0) > 0 or state.get("Status") in ("exited", "dead"):
         return "its container crashed on start"
@@ -116,6 +135,8 @@ class FilterModule:
             "app_gunicorn_workers": gunicorn_workers,
             "app_compose_escape": compose_escape,
             "app_refusal": refusal,
+            "app_failed_worker": failed_worker,
+            "app_healthcheck_test": healthcheck_test,
             "app_refusal_log": refusal_log,
             "app_history_release": history_release,
             "app_releases_to_keep": releases_to_keep,

@@ -21,7 +21,7 @@ PORTS = ["app_http_port", "app_https_port", "app_gunicorn_port", "sshd_port", "f
 SSH_PORTS = {"sshd_port", "firewall_ssh_port"}
 # Ports nginx listens on inside its container (the published ones map to them).
 NGINX_CONTAINER_PORTS = {80: "HTTP", 443: "HTTPS"}
-MEMORY_LIMITS = ["app_memory_limit", "app_nginx_memory_limit"]
+MEMORY_LIMITS = ["app_memory_limit", "app_nginx_memory_limit", "postgres_memory_limit"]
 SERVER_NAMES = ["app_server_name"]
 # Docker durations the health check accepts: whole hours, minutes, seconds.
 DURATIONS = ["app_healthcheck_interval", "app_healthcheck_timeout", "app_healthcheck_start_period"]
@@ -34,6 +34,10 @@ SYSTEM_DIRS = ["/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", 
 RESERVED_MOUNTS = ["/app", "/tmp", "/run", "/run/secrets", "/run/gunicorn", "/etc", "/usr", "/proc", "/sys", "/dev"]
 # Environment names the app role sets itself.
 ROLE_ENVIRONMENT = ["APP_DATA_DIR", "APP_RELEASE"]
+# PostgreSQL names the postgres role creates (database, role).
+POSTGRES_IDENTIFIERS = ["postgres_database", "postgres_user"]
+# An unquoted PostgreSQL identifier of at most 63 bytes, not a pg_ (system) name.
+POSTGRES_IDENTIFIER = re.compile(r"^(?!pg_)[a-z_][a-z0-9_]{0,62}$")
 # Docker's smallest memory limit.
 MIN_MEMORY = 6 * 1024 * 1024
 
@@ -221,6 +225,23 @@ def _data_dir(settings):
     return errors
 
 
+def _accessories(settings):
+    errors = []
+    for var in POSTGRES_IDENTIFIERS:
+        if var in settings and not POSTGRES_IDENTIFIER.match(str(settings[var])):
+            errors.append(f"{var}={show(settings[var])} is not allowed: PostgreSQL names here are lower-case "
+                          "letters, digits and _, not starting with a digit or pg_, at most 63 characters (app).")
+    names = [worker.get("name") for worker in settings.get("app_workers") or [] if isinstance(worker, dict)]
+    for name in names:
+        if not re.match(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", str(name)) or names.count(name) > 1:
+            errors.append(f"app_workers name {show(name)} is not allowed: each worker has its own name of lower-case "
+                          "letters, digits and - (at most 32 characters).")
+    if settings.get("app_postgres") and "database_url" in (settings.get("app_secrets") or {}):
+        errors.append("app_secrets has database_url, which app_postgres=true writes itself: allowed are other "
+                      "names, or app_postgres=false with your own database_url.")
+    return errors
+
+
 def _key_blob(line):
     """The base64 part of an OpenSSH public key line, whatever its options and comment."""
     fields = str(line).split()
@@ -262,7 +283,7 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
 def input_errors(settings, app_src=None):
     """Every problem with the inventory's values, as messages."""
     return (_ports(settings) + _memory(settings) + _server_names(settings)
-            + _app_settings(settings, app_src) + _data_dir(settings))
+            + _app_settings(settings, app_src) + _data_dir(settings) + _accessories(settings))
 
 
 class FilterModule:

@@ -1,0 +1,173 @@
+"""What runs next to the releases. PostgreSQL: private, hardened, its
+password known to the app alone, its data kept by releases and rollbacks,
+never restarted by them, another major version refused before anything
+changes. A worker process: the release's image, secrets and data, no port,
+started and stopped with its release."""
+
+import json
+import shlex
+import time
+
+import pytest
+
+from conftest import ACME_ROOT, LIVE_APP, SITE, deploy, inspect, run_playbook, tcp_open
+
+POSTGRES = "flaskapp-postgres"
+DIRECTORY = "/srv/flaskapp/postgres"
+
+
+@pytest.fixture(scope="module")
+def password(vps):
+    value = vps.check_output(f"cat {DIRECTORY}/password")
+    assert len(value) == 32
+    return value
+
+
+def write_note(internet, text):
+    """POST a note through the site, as a browser would; returns its id."""
+    body = json.dumps({"text": text})
+    out = internet.check_output(
+        f"curl -sS -m 10 --fail-with-body --cacert {ACME_ROOT} -H 'Content-Type: application/json'"
+        f" --data-raw {shlex.quote(body)} https://{SITE}/api/notes"
+    )
+    return json.loads(out)["id"]
+
+
+def read_note(internet, note_id):
+    out = internet.check_output(f"curl -sS -m 10 --cacert {ACME_ROOT} https://{SITE}/api/notes/{note_id}")
+    return json.loads(out).get("text")
+
+
+def rows(vps):
+    """The notes table as PostgreSQL has it."""
+    return vps.check_output(f"docker exec {POSTGRES} psql -tA -U app -d app -c 'SELECT id, text FROM notes ORDER BY id'")
+
+
+def started_at(vps):
+    return inspect(vps, POSTGRES)["State"]["StartedAt"]
+
+
+def live_release(vps):
+    return vps.check_output("tail -n1 /srv/flaskapp/history").split()[2]
+
+
+def worker_containers(vps):
+    return vps.check_output("docker ps -a --filter label=flask-vps.worker --format '{{.Names}} {{.State}}'").splitlines()
+
+
+def heartbeat(vps):
+    """The worker's last heartbeat, once it is from the live release."""
+    release = live_release(vps)
+    for _ in range(30):
+        beat = json.loads(vps.check_output("cat /srv/flaskapp/data/worker-heartbeat.json"))
+        if beat["release"] == release and time.time() - beat["time"] < 10:
+            return beat
+        time.sleep(1)
+    pytest.fail(f"no fresh heartbeat from release {release}: {beat}")
+
+
+def test_healthy_on_the_stack_network_only(vps, internet):
+    info = inspect(vps, POSTGRES)
+    assert info["State"]["Health"]["Status"] == "healthy"
+    assert not info["HostConfig"]["PortBindings"]
+    assert list(info["NetworkSettings"]["Networks"]) == ["flaskapp"]
+    assert "postgres" in info["NetworkSettings"]["Networks"]["flaskapp"]["Aliases"]
+    assert ":5432" not in vps.check_output("ss -ltnH")
+    assert not tcp_open(internet, 5432)
+
+
+def test_hardened_like_the_app(vps):
+    info = inspect(vps, POSTGRES)
+    assert info["Config"]["User"] == "999:999"
+    assert info["HostConfig"]["ReadonlyRootfs"] is True
+    assert info["HostConfig"]["CapDrop"] == ["ALL"]
+    assert "no-new-privileges:true" in info["HostConfig"]["SecurityOpt"]
+    assert info["HostConfig"]["Memory"] == 512 * 1024 * 1024
+    assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    data = vps.file(f"{DIRECTORY}/data")
+    assert (data.uid, data.gid, data.mode) == (999, 999, 0o700)
+    assert vps.file(f"{DIRECTORY}/data/PG_VERSION").content_string.strip() == "17"
+
+
+def test_password_file_is_for_root_and_the_server_only(vps, password):
+    secret = vps.file(f"{DIRECTORY}/password")
+    assert (secret.uid, secret.gid, secret.mode) == (0, 999, 0o440)
+
+
+def test_the_app_gets_the_connection_string_as_a_secret_file(vps, password):
+    url = vps.check_output(f"docker exec {LIVE_APP} cat /run/secrets/database_url")
+    assert url == f"postgresql://app:{password}@postgres:5432/app"
+    assert vps.run(f"docker exec -u 12345:12345 {LIVE_APP} cat /run/secrets/database_url").rc != 0
+
+
+def test_the_password_is_never_shown(vps, ephemeral_dir, password):
+    log = (ephemeral_dir / "ansible.log").read_text(encoding="utf-8")
+    assert "Hand the app its connection string" in log
+    assert password not in log
+    names = vps.check_output("docker ps -a --format '{{.Names}}'").split()
+    assert password not in vps.check_output(f"docker inspect {' '.join(names)}")
+    assert password not in vps.check_output(f"docker exec {LIVE_APP} env")
+    # Every file that holds it is readable by its owner and group only.
+    holders = vps.run(f"grep -rlsF -- {shlex.quote(password)} /srv /etc /var/log /tmp /home /root").stdout.split()
+    assert f"{DIRECTORY}/password" in holders
+    for path in holders:
+        assert vps.file(path).mode & 0o004 == 0, path
+
+
+def test_notes_written_through_the_site_are_rows_in_postgres(vps, internet):
+    note_id = write_note(internet, "first note")
+    assert read_note(internet, note_id) == "first note"
+    assert f"{note_id}|first note" in rows(vps).splitlines()
+
+
+def test_the_worker_runs_the_live_release_with_its_secrets_and_data(vps):
+    release = live_release(vps)
+    assert worker_containers(vps) == [f"flaskapp-worker-{release}-heartbeat running"]
+    worker = inspect(vps, f"flaskapp-worker-{release}-heartbeat")
+    assert worker["Config"]["Image"] == inspect(vps, LIVE_APP)["Config"]["Image"]
+    assert not worker["HostConfig"]["PortBindings"]
+    assert worker["Config"]["User"] == "10001:10001"
+    assert worker["HostConfig"]["ReadonlyRootfs"] is True
+    assert heartbeat(vps)["secrets"] == ["database_url", "secret_key"]
+
+
+def test_a_release_and_a_rollback_keep_the_data_leave_postgres_running_and_move_the_worker(vps, internet):
+    started, note_id = started_at(vps), write_note(internet, "before the release")
+    before = live_release(vps)
+    deploy(app_environment={"POSTGRES_TEST_RELEASE": "1"})  # a new release
+    after = live_release(vps)
+    assert after != before
+    assert read_note(internet, note_id) == "before the release"
+    assert worker_containers(vps) == [f"flaskapp-worker-{after}-heartbeat running"]
+    assert heartbeat(vps)["release"] == after
+    later_id = write_note(internet, "from the new release")
+    rc, output = run_playbook("playbooks/rollback.yml")
+    assert rc == 0, output[-3000:]
+    assert live_release(vps) == before
+    assert read_note(internet, later_id) == "from the new release"
+    assert worker_containers(vps) == [f"flaskapp-worker-{before}-heartbeat running"]
+    assert heartbeat(vps)["release"] == before
+    assert started_at(vps) == started
+
+
+def test_a_worker_that_cannot_start_refuses_the_release(vps, internet):
+    live = live_release(vps)
+    broken = {"name": "broken", "command": ["python3", "-c", "import sys; print('no queue here'); sys.exit(3)"]}
+    heartbeat_worker = {"name": "heartbeat", "command": "flask --app wsgi worker",
+                        "healthcheck": "flask --app wsgi worker --check"}
+    rc, output = run_playbook("site.yml", extra_vars={"app_workers": [heartbeat_worker, broken]}, args=["--tags", "app"])
+    assert rc != 0
+    assert "its worker broken is not running" in output and "no queue here" in output, output[-3000:]
+    assert live_release(vps) == live
+    assert worker_containers(vps) == [f"flaskapp-worker-{live}-heartbeat running"]
+    assert read_note(internet, write_note(internet, "served throughout")) == "served throughout"
+
+
+def test_another_major_version_is_refused_before_any_change(vps, internet):
+    started, compose = started_at(vps), vps.file(f"{DIRECTORY}/compose.yml").sha256sum
+    rc, output = run_playbook("site.yml", extra_vars={"postgres_version": "16"}, args=["--tags", "app"])
+    assert rc != 0
+    assert "holds the data of PostgreSQL 17" in output and "Nothing was changed" in output, output[-3000:]
+    assert started_at(vps) == started
+    assert vps.file(f"{DIRECTORY}/compose.yml").sha256sum == compose
+    assert read_note(internet, write_note(internet, "still here")) == "still here"
