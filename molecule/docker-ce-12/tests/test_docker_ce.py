@@ -1,8 +1,15 @@
 """Docker CE from the (stand-in) Docker repository on Debian 12: the legacy
 definitions prepare.yml planted are gone, apt is clean, the pinned version is
-installed and held."""
+installed and held, and an upgrade on purpose keeps the stack serving."""
+
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from load import Load
+from stack import recap, run_playbook
 
 PINNED = "5:26.1.4-1~debian.12~bookworm"
 
@@ -73,3 +80,24 @@ def test_dockerd_runs_from_docker_ce_package(host):
 
 def test_docker_group_exists(host):
     assert host.group("docker").exists
+
+
+def test_an_upgrade_on_purpose_keeps_the_stack_serving(host):
+    """docker_upgrade: true with no pinned version: apt upgrades Docker CE and
+    its package restarts the daemon; with live-restore the stack's containers
+    keep running and serving throughout. Runs last: it leaves the newer version."""
+    containers = "docker inspect -f '{{.Id}} {{.State.StartedAt}}' $(docker ps -q) | sort"
+    before, dockerd = host.check_output(containers), host.check_output("pidof dockerd")
+    with Load("ce12-vps", url="http://127.0.0.1/healthz", clients=2, max_seconds=300) as load:
+        rc, output = run_playbook("site.yml", extra_vars={"docker_version": "", "docker_upgrade": True},
+                                  args=["--tags", "docker"])
+    assert rc == 0, output[-3000:]
+    for package in ("docker-ce", "docker-ce-cli"):
+        assert host.package(package).version == "5:26.1.5-1~debian.12~bookworm"
+        assert package not in host.check_output("apt-mark showhold").split()
+    assert host.check_output("pidof dockerd") != dockerd  # the daemon did restart
+    assert host.check_output(containers) == before  # the same containers, never restarted
+    assert load.result["requests"] > 10 and load.result["failed"] == 0, load.result
+    # Without docker_upgrade, the next run leaves the new version alone and changes nothing.
+    rc, output = run_playbook("site.yml", extra_vars={"docker_version": ""}, args=["--tags", "docker"])
+    assert rc == 0 and recap(output)["changed"] == 0, output[-3000:]
