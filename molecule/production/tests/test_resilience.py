@@ -10,12 +10,13 @@ from conftest import LIVE_APP, VPS, curl, inspect, ssh, wait_serving
 
 def state(vps):
     """What must survive: the release served, the secret, the stack's files, the kernel settings, the certificate,
-    the database's rows (its data files are PostgreSQL's to rewrite)."""
+    the database's rows (its data files are PostgreSQL's to rewrite, and the worker's heartbeat is live)."""
     return {
         "image": inspect(vps, LIVE_APP)["Config"]["Image"],
         "secret": vps.check_output(f"docker exec {LIVE_APP} sha256sum /run/secrets/secret_key"),
         "files": vps.check_output(
-            "cd /srv/flaskapp && find . -path ./postgres/data -prune -o -type f -print | sort | xargs sha256sum"),
+            "cd /srv/flaskapp && find . \\( -path ./postgres/data -o -path ./data/worker-heartbeat.json \\) -prune"
+            " -o -type f -print | sort | xargs sha256sum"),
         # (PostgreSQL may still be starting after a reboot: wait for it.)
         "notes": vps.check_output(
             "for i in $(seq 60); do docker exec flaskapp-postgres pg_isready -q && break; sleep 1; done;"
