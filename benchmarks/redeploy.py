@@ -25,7 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "molecule" / "shared"))
 from load import Load
-from stack import PROJECT_DIR, VPS_RUN_ARGS, make_app, run_playbook, wait_for_boot
+from stack import (
+    PROJECT_DIR,
+    VPS_COMMAND,
+    VPS_RUN_ARGS,
+    make_app,
+    run_playbook,
+    wait_for_boot,
+)
 
 CONTAINER = "redeploy-bench"
 NAIVE_DIR = "/srv/naive"
@@ -81,7 +88,7 @@ def vps(script, stdin=None):
 def start_vps():
     subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True, check=False)
     sh("docker", "run", "-d", "--name", CONTAINER, "--hostname", CONTAINER, *VPS_RUN_ARGS,
-       "flask-vps/vps:13", "/lib/systemd/systemd")
+       "flask-vps/vps:13", *VPS_COMMAND)
     wait_for_boot(CONTAINER, timeout=60)
 
 

@@ -25,15 +25,14 @@ start_vps() {
   if [ -f .cache/ssh/known_hosts ]; then
     ssh-keygen -q -R "[127.0.0.1]:$ssh_port" -f .cache/ssh/known_hosts >/dev/null 2>&1 || true
   fi
-  # The same container settings as the Molecule platforms (see molecule/default/molecule.yml).
-  docker run -d --name "$name" --hostname "$name" \
-    --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
-    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
-    -v "$name-docker:/var/lib/docker" \
+  # The container settings every VPS container of the project shares
+  # (molecule/shared/vps-container.yml); the inner Docker's data in a volume.
+  local options command
+  mapfile -t options < <(python3 molecule/shared/stack.py vps-run-args "$name-docker")
+  mapfile -t command < <(python3 molecule/shared/stack.py vps-command)
+  docker run -d --name "$name" --hostname "$name" "${options[@]}" \
     -p "127.0.0.1:$port:80" -p "127.0.0.1:$ssh_port:22" \
-    flask-vps/vps:13 >/dev/null
+    flask-vps/vps:13 "${command[@]}" >/dev/null
   for _ in $(seq 60); do
     state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
     case "$state" in running | degraded) return 0 ;; esac

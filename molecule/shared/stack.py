@@ -16,20 +16,34 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 PROJECT_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[2]))
 SAMPLE_APP = PROJECT_DIR / "files" / "app"
 
-# `docker run` arguments of a VPS container started outside Molecule, the
-# Molecule platforms' settings (molecule/default/molecule.yml): systemd as
-# PID 1 and a Docker of its own.
-VPS_RUN_ARGS = [
-    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
-    "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-    "--cgroupns", "host",
-    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "-v", "/var/lib/docker",
-]
+# How a VPS container runs, defined once for Molecule, the demo, the
+# preflight suite and the benchmarks.
+VPS_CONTAINER = yaml.safe_load(Path(__file__).with_name("vps-container.yml").read_text())
+
+
+def vps_run_args(docker_volume=None):
+    """`docker run` options of a VPS container; the inner Docker's data in the
+    named volume `docker_volume` (kept across restarts) instead of an
+    anonymous one."""
+    spec = VPS_CONTAINER
+    args = [*(arg for cap in spec["capabilities"] for arg in ("--cap-add", cap)),
+            *(arg for opt in spec["security_opts"] for arg in ("--security-opt", opt)),
+            "--cgroupns", spec["cgroupns_mode"],
+            *(arg for path in spec["tmpfs"] for arg in ("--tmpfs", path))]
+    for volume in spec["volumes"]:
+        if docker_volume and volume == "/var/lib/docker":
+            volume = f"{docker_volume}:{volume}"
+        args += ["-v", volume]
+    return args
+
+
+VPS_RUN_ARGS = vps_run_args()
+VPS_COMMAND = VPS_CONTAINER["command"].split()
 
 _REQUEST = r"""
 import base64, http.client, json, sys
@@ -149,3 +163,17 @@ def recap(output):
     output = re.sub(r"\x1b\[[0-9;]*m", "", output)
     lines = [line for line in output.splitlines() if re.search(r"\bok=\d+", line)]
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", lines[-1])}
+
+
+if __name__ == "__main__":
+    # For scripts/demo.sh, one word per line: `stack.py vps-run-args
+    # [DOCKER_VOLUME]` prints the `docker run` options, `stack.py vps-command`
+    # the command.
+    import sys
+
+    if sys.argv[1:2] == ["vps-run-args"]:
+        print("\n".join(vps_run_args(*sys.argv[2:3])))
+    elif sys.argv[1:2] == ["vps-command"]:
+        print("\n".join(VPS_COMMAND))
+    else:
+        sys.exit("usage: stack.py vps-run-args [DOCKER_VOLUME] | vps-command")

@@ -26,7 +26,7 @@ NETWORK = f"preflight-net-{SUFFIX}"
 DOCKER_CE_REPO = "http://docker-ce-repo/linux/debian"
 
 sys.path.insert(0, str(REPO / "molecule" / "shared"))
-from stack import VPS_RUN_ARGS, wait_for_boot
+from stack import VPS_COMMAND, VPS_RUN_ARGS, wait_for_boot
 
 # What "nothing changed" means on the target: every file, directory and link
 # under these trees with its mode, owner, size and content checksum, the
@@ -118,10 +118,10 @@ def targets():
             pytest.fail(f"image {image} is missing: run make images")
     found = {
         "vps13": Target(f"preflight-vps13-{SUFFIX}", images["vps13"],
-                        ["/lib/systemd/systemd"], [*VPS_RUN_ARGS, "--network", NETWORK],
+                        VPS_COMMAND, [*VPS_RUN_ARGS, "--network", NETWORK],
                         wait_for_systemd),
         "vps12": Target(f"preflight-vps12-{SUFFIX}", images["vps12"],
-                        ["/lib/systemd/systemd"], [*VPS_RUN_ARGS, "--network", NETWORK],
+                        VPS_COMMAND, [*VPS_RUN_ARGS, "--network", NETWORK],
                         wait_for_systemd),
         "fake": Target(f"preflight-fake-{SUFFIX}", images["vps13"], ["sleep", "infinity"], [],
                        add_32bit_python),

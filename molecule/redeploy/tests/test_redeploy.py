@@ -331,6 +331,10 @@ def test_a_lock_held_elsewhere_is_respected_and_released_by_hand(host, releases)
                               extra_vars={"app_src": str(releases["locked_src"]), "app_lock_timeout": 3})
     assert rc != 0
     assert "The stack is locked by ci@ci-runner running 'Deploy the Flask stack' (process 4242)" in output
+    # Provisioning (it restarts Docker, reloads the firewall) waits for it too.
+    rc, output = run_playbook("playbooks/provision.yml", extra_vars={"app_lock_timeout": 3})
+    assert rc != 0
+    assert "The stack is locked by ci@ci-runner running 'Deploy the Flask stack'" in output
     rc, output = run_playbook("playbooks/unlock.yml")
     assert rc == 0, output
     assert "Released the deploy lock held by ci@ci-runner" in output
