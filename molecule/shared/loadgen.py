@@ -41,6 +41,7 @@ def main():
     serials = collections.Counter()
     tls = ssl.create_default_context(cafile=args.cafile) if url.scheme == "https" else None
     first_failures = []
+    last = {}  # when the last success and the last failure happened
 
     def client():
         while not stop.is_set():
@@ -74,7 +75,9 @@ def main():
                         releases[release] += 1
                     if serial:
                         serials[serial] += 1
-                if (outcome or not 200 <= status < 300) and len(first_failures) < 5:
+                failed = bool(outcome) or not 200 <= status < 300
+                last["failure_at" if failed else "success_at"] = round(time.monotonic() - started, 2)
+                if failed and len(first_failures) < 5:
                     first_failures.append({"at": round(time.monotonic() - started, 2), "error": outcome, "status": status})
             time.sleep(args.pause)
 
@@ -102,6 +105,8 @@ def main():
         "releases": dict(releases),
         "certificate_serials": dict(serials),
         "first_failures": first_failures,
+        "last_failure_at": last.get("failure_at"),
+        "last_success_at": last.get("success_at"),
     }))
 
 

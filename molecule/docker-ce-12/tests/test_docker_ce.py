@@ -82,29 +82,37 @@ def test_docker_group_exists(host):
     assert host.group("docker").exists
 
 
-def test_an_upgrade_on_purpose_keeps_the_stack_serving(host):
+def test_an_upgrade_on_purpose_keeps_the_stack_running(host):
     """docker_upgrade: true with no pinned version: apt upgrades Docker CE and
     its package restarts the daemon; with live-restore the stack's containers
-    keep running and serving clients from outside throughout. Then the
-    inventory's pinned version comes back for the tests that follow."""
+    keep running, and visitors are served again as soon as the daemon is back
+    (it rewrites its port forwarding as it starts: new connections may fail
+    for that moment, which the role says). Then the inventory's pinned version
+    comes back for the tests that follow."""
     containers = "docker inspect -f '{{.Id}} {{.State.StartedAt}}' $(docker ps -q) | sort"
     before, dockerd = host.check_output(containers), host.check_output("pidof dockerd")
-    # From another host on the network, as visitors come: on the VPS itself,
-    # 127.0.0.1:80 goes through Docker's userland proxy, which restarts with the daemon.
-    with Load("ce12-docker-ce-repo", url="http://ce12-vps/healthz", clients=2, max_seconds=300) as load:
-        rc, output = run_playbook("site.yml", extra_vars={"docker_version": "", "docker_upgrade": True},
-                                  args=["--tags", "docker"])
-    assert rc == 0, output[-3000:]
-    for package in ("docker-ce", "docker-ce-cli"):
-        assert host.package(package).version == "5:26.1.5-1~debian.12~bookworm"
-        assert package not in host.check_output("apt-mark showhold").split()
-    assert host.check_output("pidof dockerd") != dockerd  # the daemon did restart
-    assert host.check_output(containers) == before  # the same containers, never restarted
-    assert load.result["requests"] > 10 and load.result["failed"] == 0, load.result
-    # Without docker_upgrade, the next run leaves the new version alone and changes nothing.
-    rc, output = run_playbook("site.yml", extra_vars={"docker_version": ""}, args=["--tags", "docker"])
-    assert rc == 0 and recap(output)["changed"] == 0, output[-3000:]
-    rc, output = run_playbook("site.yml", args=["--tags", "docker"])
+    try:
+        # From another host on the network, as visitors come.
+        with Load("ce12-docker-ce-repo", url="http://ce12-vps/healthz", clients=2, max_seconds=300) as load:
+            rc, output = run_playbook("site.yml", extra_vars={"docker_version": "", "docker_upgrade": True},
+                                      args=["--tags", "docker"])
+        assert rc == 0, output[-3000:]
+        assert "published ports may refuse new connections" in output
+        for package in ("docker-ce", "docker-ce-cli"):
+            assert host.package(package).version == "5:26.1.5-1~debian.12~bookworm"
+            assert package not in host.check_output("apt-mark showhold").split()
+        assert host.check_output("pidof dockerd") != dockerd  # the daemon did restart
+        assert host.check_output(containers) == before  # the same containers, never restarted
+        print("load:", load.result)
+        result = load.result
+        assert result["requests"] - result["failed"] > 10, result
+        # Served again by itself after the restart, and to the end.
+        assert result["last_success_at"] > (result["last_failure_at"] or 0), result
+        # Without docker_upgrade, the next run leaves the new version alone and changes nothing.
+        rc, output = run_playbook("site.yml", extra_vars={"docker_version": ""}, args=["--tags", "docker"])
+        assert rc == 0 and recap(output)["changed"] == 0, output[-3000:]
+    finally:
+        rc, output = run_playbook("site.yml", args=["--tags", "docker"])
     assert rc == 0, output[-3000:]
     assert host.package("docker-ce").version == PINNED
     assert host.check_output(containers) == before
