@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -71,3 +72,21 @@ def test_holder_and_gone_on_this_controller():
     # Held on another machine: only its age can tell.
     assert filters.lock_gone({**holder, "controller": "elsewhere", "pid": dead.pid}) == ""
     assert filters.lock_gone({}) == ""
+
+
+def test_a_run_records_its_own_process_not_a_short_lived_worker(tmp_path):
+    """The holder's pid must be the ansible-playbook process itself: a
+    worker's pid is gone after the task, and another run would then take the
+    lock over while this one still deploys."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.set_fact:\n        holder: \"{{ 'Deploy' | app_lock_holder }}\"\n"
+        "    - ansible.builtin.debug:\n        msg: \"pid={{ holder.pid }}\"\n")
+    run = subprocess.Popen(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
+        env={**os.environ, "ANSIBLE_FILTER_PLUGINS": str(ROLE / "filter_plugins")},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 0, output
+    assert f"pid={run.pid}" in output, output

@@ -26,14 +26,18 @@ def _parent(pid):
 
 
 def ansible_playbook_pid(start=None):
-    """The ansible-playbook process this code runs under (templating happens
-    in its forked workers), or the parent process where /proc is missing."""
-    pid = start or os.getpid()
+    """The ansible-playbook process this code runs under. Templating happens
+    in its workers, forked from it with the same command line and gone after
+    each task, so this is the outermost of the ansible-playbook processes
+    above us; the parent process where /proc is missing."""
+    pid, found = start or os.getpid(), 0
     while pid > 1:
         if "ansible-playbook" in _cmdline(pid):
-            return pid
+            found = pid
+        elif found:
+            break
         pid = _parent(pid)
-    return os.getppid()
+    return found or os.getppid()
 
 
 def lock_holder(play):
