@@ -327,18 +327,22 @@ def test_a_lock_held_elsewhere_is_respected_and_released_by_hand(host, releases)
     holder = {"user": "ci", "controller": "ci-runner", "play": "Deploy the Flask stack", "pid": 4242,
               "since": "2026-01-01T00:00:00Z", "token": "elsewhere"}
     host.check_output(f"mkdir {ROOT}/deploy.lock && echo '{json.dumps(holder)}' > {ROOT}/deploy.lock/holder.json")
-    rc, output = run_playbook("playbooks/deploy.yml",
-                              extra_vars={"app_src": str(releases["locked_src"]), "app_lock_timeout": 3})
-    assert rc != 0
-    assert "The stack is locked by ci@ci-runner running 'Deploy the Flask stack' (process 4242)" in output
-    # Provisioning (it restarts Docker, reloads the firewall) waits for it too.
-    rc, output = run_playbook("playbooks/provision.yml", extra_vars={"app_lock_timeout": 3})
-    assert rc != 0
-    assert "The stack is locked by ci@ci-runner running 'Deploy the Flask stack'" in output
-    rc, output = run_playbook("playbooks/unlock.yml")
-    assert rc == 0, output
-    assert "Released the deploy lock held by ci@ci-runner" in output
-    assert not host.file(f"{ROOT}/deploy.lock").exists
+    try:
+        rc, output = run_playbook("playbooks/deploy.yml",
+                                  extra_vars={"app_src": str(releases["locked_src"]), "app_lock_timeout": 3})
+        assert rc != 0
+        assert "The stack is locked by ci@ci-runner running 'Deploy the Flask stack' (process 4242)" in output
+        # Provisioning (it restarts Docker, reloads the firewall) waits for it too.
+        rc, output = run_playbook("playbooks/provision.yml", extra_vars={"app_lock_timeout": 3})
+        assert rc != 0
+        assert "The stack is locked by ci@ci-runner running 'Deploy the Flask stack'" in output
+        rc, output = run_playbook("playbooks/unlock.yml")
+        assert rc == 0, output
+        assert "Released the deploy lock held by ci@ci-runner" in output
+        assert not host.file(f"{ROOT}/deploy.lock").exists
+    finally:
+        # A failed assertion must not leave the planted lock to the tests after.
+        host.run(f"rm -rf {ROOT}/deploy.lock")
 
 
 # Where a deploy is killed, in its order: the task that has just begun, how
