@@ -76,9 +76,10 @@ def main():
                     if serial:
                         serials[serial] += 1
                 failed = bool(outcome) or not 200 <= status < 300
-                last["failure_at" if failed else "success_at"] = round(time.monotonic() - started, 2)
+                at = round(time.monotonic() - started, 2)
+                last["failure_at" if failed else "success_at"] = at
                 if failed and len(first_failures) < 5:
-                    first_failures.append({"at": round(time.monotonic() - started, 2), "error": outcome, "status": status})
+                    first_failures.append({"at": at, "error": outcome, "status": status})
             time.sleep(args.pause)
 
     started = time.monotonic()
