@@ -52,7 +52,7 @@ sys.path.insert(0, str(HERE))
 from redeploy import NAIVE_COMPOSE, NAIVE_DIR, NAIVE_NGINX
 
 from load import Load
-from stack import PROJECT_DIR, VPS_COMMAND, VPS_RUN_ARGS, make_app, recap, wait_for_boot
+from stack import PROJECT_DIR, make_app, recap, start_vps
 
 GROUPS = ("runs", "serving", "push", "fleet")
 CACHE = PROJECT_DIR / ".cache" / "bench"
@@ -90,10 +90,7 @@ class Vps:
         STARTED.add(name)
 
     def start(self):
-        self.remove()
-        sh("docker", "run", "-d", "--name", self.name, "--hostname", self.name, *VPS_RUN_ARGS,
-           "-p", f"127.0.0.1:{self.ssh_port}:22", "flask-vps/vps:13", *VPS_COMMAND)
-        wait_for_boot(self.name, timeout=120)
+        start_vps(self.name, "-p", f"127.0.0.1:{self.ssh_port}:22")
         return self
 
     def remove(self):

@@ -27,11 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "molecule" / "share
 from load import Load
 from stack import (
     PROJECT_DIR,
-    VPS_COMMAND,
-    VPS_RUN_ARGS,
     make_app,
     run_playbook,
-    wait_for_boot,
+    start_vps,
 )
 
 CONTAINER = "redeploy-bench"
@@ -85,13 +83,6 @@ def vps(script, stdin=None):
     return sh("docker", "exec", "-i", CONTAINER, "bash", "-ec", script, input=stdin)
 
 
-def start_vps():
-    subprocess.run(["docker", "rm", "-f", "-v", CONTAINER], capture_output=True, check=False)
-    sh("docker", "run", "-d", "--name", CONTAINER, "--hostname", CONTAINER, *VPS_RUN_ARGS,
-       "flask-vps/vps:13", *VPS_COMMAND)
-    wait_for_boot(CONTAINER, timeout=60)
-
-
 def inventory(tmp):
     inv = Path(tmp) / "inventory"
     inv.mkdir()
@@ -140,7 +131,7 @@ def main():
 def measure(args):
     with tempfile.TemporaryDirectory() as tmp:
         print(f"starting {CONTAINER} and deploying version 1 (a few minutes)...", file=sys.stderr)
-        start_vps()
+        start_vps(CONTAINER)
         inv = inventory(tmp)
         v1 = make_app(Path(tmp) / "v1", version="1.0.0")
         v2 = make_app(Path(tmp) / "v2", version="2.0.0")

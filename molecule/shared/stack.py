@@ -103,6 +103,19 @@ def wait_for_boot(container, timeout=90):
     raise RuntimeError(f"{container}: systemd did not finish booting (state {state!r})")
 
 
+def start_vps(name, *options, image="flask-vps/vps:13", boot_timeout=120):
+    """Start a VPS container called `name` (replacing any of that name) from
+    `image` with the shared settings and the extra `docker run` `options`
+    (networks, published ports), and wait until its systemd has booted."""
+    subprocess.run(["docker", "rm", "--force", "--volumes", name], capture_output=True, check=False)
+    started = subprocess.run(["docker", "run", "--detach", "--name", name, "--hostname", name,
+                              *VPS_RUN_ARGS, *options, image, *VPS_COMMAND],
+                             capture_output=True, text=True, check=False)
+    if started.returncode != 0:
+        raise RuntimeError(f"{name}: docker run failed: {started.stderr}")
+    wait_for_boot(name, timeout=boot_timeout)
+
+
 def make_app(dest, version=None, requirements=(), broken_import=False, healthz_status=None):
     """A copy of the sample app in `dest`, changed as asked."""
     dest = Path(dest)
