@@ -4,6 +4,7 @@ import json
 import os
 import secrets
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -102,9 +103,12 @@ def create_app(data_dir=None):
     def worker(interval, once, check):
         """A sample background worker: writes a heartbeat (its release and the
         secrets it sees) into the data directory until it is stopped."""
-        heartbeat = Path(app.config["DATA_DIR"], "worker-heartbeat.json")
+        shared = Path(app.config["DATA_DIR"], "worker-heartbeat.json")
+        # The health check reads this container's own copy: while one release
+        # starts, the other's worker still writes the shared file.
+        own = Path(tempfile.gettempdir(), "worker-heartbeat.json")
         if check:
-            beat = json.loads(heartbeat.read_text(encoding="utf-8"))
+            beat = json.loads(own.read_text(encoding="utf-8"))
             fresh = beat["release"] == app.config["RELEASE"] and time.time() - beat["time"] < 3 * interval
             raise SystemExit(0 if fresh else 1)
         stopping = threading.Event()
@@ -113,9 +117,10 @@ def create_app(data_dir=None):
         while True:
             beat = {"release": app.config["RELEASE"], "time": time.time(),
                     "secrets": sorted(p.name for p in secrets_dir.glob("*"))}
-            partial = heartbeat.with_suffix(".partial")
-            partial.write_text(json.dumps(beat), encoding="utf-8")
-            partial.replace(heartbeat)  # readers never see half a file
+            for heartbeat in (own, shared):
+                partial = heartbeat.with_suffix(".partial")
+                partial.write_text(json.dumps(beat), encoding="utf-8")
+                partial.replace(heartbeat)  # readers never see half a file
             if once or stopping.wait(interval):
                 return
 

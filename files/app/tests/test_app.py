@@ -1,6 +1,7 @@
 """Unit tests of the sample app, run with the Flask test client."""
 
 import json
+import tempfile
 
 import pytest
 
@@ -103,18 +104,34 @@ def test_notes_are_written_and_read_over_http(tmp_path):
     assert client.get("/api/notes").get_json() == {"count": 1}
 
 
+def run_worker(monkeypatch, tmp_path, release, option):
+    """`flask worker <option>` of one release's app, in a container of its
+    own (its own /tmp), sharing the data directory; returns the exit code."""
+    container_tmp = tmp_path / f"tmp-{release}"
+    container_tmp.mkdir(exist_ok=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(container_tmp))
+    monkeypatch.setenv("APP_RELEASE", release)
+    app = flaskapp.create_app(data_dir=str(tmp_path))
+    return app.test_cli_runner().invoke(args=["worker", option]).exit_code
+
+
 def test_worker_writes_a_heartbeat_with_its_release_and_secrets(tmp_path, monkeypatch):
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir()
     (secrets_dir / "secret_key").write_text("x", encoding="utf-8")
     monkeypatch.setenv("SECRETS_DIR", str(secrets_dir))
-    monkeypatch.setenv("APP_RELEASE", "abc123")
-    app = flaskapp.create_app(data_dir=str(tmp_path))
-    assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
+    assert run_worker(monkeypatch, tmp_path, "abc123", "--once") == 0
     beat = json.loads((tmp_path / "worker-heartbeat.json").read_text(encoding="utf-8"))
     assert beat["release"] == "abc123"
     assert beat["secrets"] == ["secret_key"]
-    assert app.test_cli_runner().invoke(args=["worker", "--check"]).exit_code == 0
-    monkeypatch.setenv("APP_RELEASE", "other")
-    other = flaskapp.create_app(data_dir=str(tmp_path))
-    assert other.test_cli_runner().invoke(args=["worker", "--check"]).exit_code == 1
+    assert run_worker(monkeypatch, tmp_path, "abc123", "--check") == 0
+
+
+def test_a_workers_health_is_its_own_heartbeat_while_another_release_writes_too(tmp_path, monkeypatch):
+    assert run_worker(monkeypatch, tmp_path, "new", "--once") == 0
+    assert run_worker(monkeypatch, tmp_path, "old", "--once") == 0
+    assert json.loads((tmp_path / "worker-heartbeat.json").read_text(encoding="utf-8"))["release"] == "old"
+    assert run_worker(monkeypatch, tmp_path, "new", "--check") == 0
+    assert run_worker(monkeypatch, tmp_path, "old", "--check") == 0
+    # A worker that never wrote is not healthy, whatever the shared file says.
+    assert run_worker(monkeypatch, tmp_path, "other", "--check") != 0
