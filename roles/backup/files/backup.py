@@ -284,17 +284,17 @@ def cmd_backup(config):
         with tempfile.NamedTemporaryFile("w", dir=config["state_dir"], suffix=".exclude") as exclude:
             exclude.write("".join(restic_pattern(p) + "\n" for p in excluded))
             exclude.flush()
-            result = restic(config, "backup", "--json", "--host", name, "--tag", name,
+            result = restic(config, "backup", "--json", "--host", config["host"], "--tag", name,
                             "--exclude-file", exclude.name, *backup_paths(config))
         done = summary(result.stdout)
         snapshot = done["snapshot_id"]
         keep = config["keep"]
-        restic(config, "forget", "--prune", "--host", name, "--tag", name, "--group-by", "host,tags",
+        restic(config, "forget", "--prune", "--host", config["host"], "--tag", name, "--group-by", "host,tags",
                "--keep-daily", str(keep["daily"]), "--keep-weekly", str(keep["weekly"]),
                "--keep-monthly", str(keep["monthly"]))
         now = time.time()
         record = {"snapshot": snapshot, "epoch": int(now),
-                  "time": datetime.datetime.fromtimestamp(now, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                  "time": datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         state = os.path.join(config["state_dir"], "last-success.json")
         with open(state + ".new", "w") as handle:
             json.dump(record, handle)
@@ -313,14 +313,14 @@ def find_snapshot(config, snapshot):
         raise SystemExit(EXIT_NO_REPOSITORY) from None
     args = ["snapshots", "--json"]
     if snapshot == "latest":
-        args += ["--host", config["name"], "--tag", config["name"]]
+        args += ["--host", config["host"], "--tag", config["name"]]
     result = restic(config, *args, snapshot, check=False)
     found = []
     with contextlib.suppress(ValueError):
         found = json.loads(result.stdout or "[]") or []
     if result.returncode != 0 or len(found) != 1:
         print(f"Restore refused: snapshot {snapshot} is not in the repository {config['repository_display']}"
-              f"{' (it has no snapshot of ' + config['name'] + ' yet)' if snapshot == 'latest' else ''}. "
+              f"{' (it has no snapshot of ' + config['name'] + ' from ' + config['host'] + ' yet)' if snapshot == 'latest' else ''}. "
               "Nothing was changed. List the snapshots with: "
               f"{config['name']}-backup restic snapshots", file=sys.stderr)
         raise SystemExit(EXIT_NO_SNAPSHOT)
@@ -377,8 +377,8 @@ def cmd_apply(config):
             with open(plan["postgres_dump"], "rb") as dump:
                 result = subprocess.run(
                     ["docker", "exec", "--interactive", container, "sh", "-c",
-                     'exec pg_restore --clean --if-exists --no-owner --single-transaction'
-                     ' --username="$POSTGRES_USER" --dbname="$POSTGRES_DB"'],
+                     ('exec pg_restore --clean --if-exists --no-owner --single-transaction'
+                      ' --username="$POSTGRES_USER" --dbname="$POSTGRES_DB"')],
                     stdin=dump, capture_output=True, check=False)
             if result.returncode != 0:
                 raise Failure(f"pg_restore in {container} failed, the database is as it was: "
@@ -401,6 +401,7 @@ def main(argv):
     name = os.path.basename(argv[0]).removesuffix("-backup")
     config = load_config(os.environ.get("FLASK_VPS_BACKUP_CONFIG", CONFIG.format(name=name)))
     config["repository_display"] = display(config["repository"])
+    config.setdefault("host", config["name"])
     command, args = argv[1], argv[2:]
     try:
         if command == "backup":
@@ -409,7 +410,8 @@ def main(argv):
             open_repository(config)
             restic(config, "check", capture=False)
         elif command == "status":
-            print(json.dumps(last_success(config)))
+            print(json.dumps({**(last_success(config) or {"snapshot": None}),
+                              "message": describe_last(config).capitalize() + "."}))
         elif command == "find":
             print(json.dumps(find_snapshot(config, args[0] if args else "latest")))
         elif command == "stage":
