@@ -24,11 +24,14 @@ DEFAULTS = {
     if not (isinstance(value, str) and "{{" in value)
 }
 APP_SRC = str(ROOT / "files" / "app")
+# Backups on, with the settings they need.
+BACKUP = {"backup_enabled": True, "backup_repository": "/var/backups/flaskapp", "backup_password": "secret"}
 
 
 def test_every_checked_variable_is_a_role_variable():
     named = (checks.PORTS + checks.MEMORY_LIMITS + checks.SERVER_NAMES + checks.DURATIONS
-             + checks.NGINX_SIZES + checks.NGINX_TIMES + checks.POSTGRES_IDENTIFIERS)
+             + checks.NGINX_SIZES + checks.NGINX_TIMES + checks.POSTGRES_IDENTIFIERS
+             + checks.BACKUP_RETENTION + checks.BACKUP_SETTINGS)
     assert set(named) <= ROLE_VARIABLES, set(named) - ROLE_VARIABLES
 
 
@@ -73,6 +76,24 @@ def test_the_defaults_pass():
     ({"app_workers": [{"name": "mailer", "command": "flask mail"}]}, None),
     ({"app_workers": [{"name": "Mail Queue", "command": "x"}]}, 'app_workers name "Mail Queue"'),
     ({"app_workers": [{"name": "a", "command": "x"}, {"name": "a", "command": "y"}]}, 'app_workers name "a"'),
+    ({**BACKUP, "backup_repository": "/var/backups/flaskapp"}, None),
+    ({**BACKUP, "backup_repository": "s3:https://s3.example.com/bucket/app"}, None),
+    ({**BACKUP, "backup_repository": "sftp:backup@host:/srv/restic", "backup_sftp_known_hosts": ["host ssh-ed25519 A"]},
+     None),
+    ({**BACKUP, "backup_repository": "sftp://backup@host:2222//srv/restic", "backup_sftp_accept_new_host_key": True},
+     None),
+    ({**BACKUP, "backup_repository": "sftp:backup@host:/srv/restic"}, "whose host key is not known"),
+    ({**BACKUP, "backup_repository": "ftp://host/app"}, 'backup_repository="ftp://host/app" is not a restic repository'),
+    ({**BACKUP, "backup_repository": "backups/app"}, "is not a restic repository"),
+    ({**BACKUP, "backup_repository": "rclone:remote:app"}, "is not a restic repository"),
+    ({**BACKUP, "backup_repository": ""}, "backup_enabled=true needs backup_repository"),
+    ({**BACKUP, "backup_repository": "/srv/flaskapp/data/backups"}, "is inside app_data_dir"),
+    ({**BACKUP, "backup_password": ""}, "backup_enabled=true needs backup_password"),
+    ({"backup_repository": "ftp://host/app"}, None),  # backups off: not used
+    ({"backup_keep_daily": 0}, "backup_keep_daily=0 is not allowed: allowed is a positive whole number"),
+    ({"backup_keep_monthly": -1}, "backup_keep_monthly=-1 is not allowed"),
+    ({"backup_keep_weekly": "four"}, 'backup_keep_weekly="four" is not allowed'),
+    ({"backup_keep_weekly": "4"}, None),
 ])
 def test_each_value(change, words):
     errors = checks.input_errors({**DEFAULTS, **change}, APP_SRC)

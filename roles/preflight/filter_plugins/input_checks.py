@@ -38,6 +38,14 @@ ROLE_ENVIRONMENT = ["APP_DATA_DIR", "APP_RELEASE"]
 POSTGRES_IDENTIFIERS = ["postgres_database", "postgres_user"]
 # An unquoted PostgreSQL identifier of at most 63 bytes, not a pg_ (system) name.
 POSTGRES_IDENTIFIER = re.compile(r"^(?!pg_)[a-z_][a-z0-9_]{0,62}$")
+# Retention of the backups (restic forget --keep-*): positive integers.
+BACKUP_RETENTION = ["backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly"]
+BACKUP_SETTINGS = ["backup_enabled", "backup_repository", "backup_password", "backup_sftp_known_hosts",
+                   "backup_sftp_accept_new_host_key"]
+# Repository schemes restic opens itself (rclone: needs rclone, left out).
+BACKUP_SCHEMES = ["sftp", "s3", "rest", "b2", "azure", "gs", "swift"]
+BACKUP_ALLOWED = ("allowed are an absolute local path (/var/backups/flaskapp), sftp:user@host:/path, "
+                  "s3:https://host/bucket/path, rest:https://host/path, or b2:, azure:, gs:, swift:")
 # Docker's smallest memory limit.
 MIN_MEMORY = 6 * 1024 * 1024
 
@@ -242,6 +250,37 @@ def _accessories(settings):
     return errors
 
 
+def _backups(settings):
+    errors = []
+    for var in BACKUP_RETENTION:
+        value = settings.get(var, 1)
+        if isinstance(value, bool) or not re.match(r"^[0-9]+$", str(value)) or int(value) < 1:
+            errors.append(f"{var}={show(value)} is not allowed: allowed is a positive whole number of snapshots "
+                          "to keep (7).")
+    if not settings.get("backup_enabled"):
+        return errors
+    repository = str(settings.get("backup_repository") or "")
+    scheme = repository.split(":", 1)[0] if ":" in repository and not repository.startswith("/") else ""
+    data_dir = posixpath.normpath(str(settings.get("app_data_dir") or "/srv/flaskapp/data"))
+    if not repository:
+        errors.append(f"backup_enabled=true needs backup_repository: {BACKUP_ALLOWED}.")
+    elif not repository.startswith("/") and scheme not in BACKUP_SCHEMES:
+        errors.append(f"backup_repository={show(repository)} is not a restic repository this project can use: "
+                      f"{BACKUP_ALLOWED}.")
+    elif repository.startswith("/") and (posixpath.normpath(repository) + "/").startswith(data_dir + "/"):
+        errors.append(f"backup_repository={show(repository)} is inside app_data_dir ({data_dir}), which is backed "
+                      "up into it: allowed is a path outside it, better on another machine.")
+    elif scheme == "sftp" and not settings.get("backup_sftp_known_hosts") \
+            and not settings.get("backup_sftp_accept_new_host_key"):
+        errors.append(f"backup_repository={show(repository)} is an sftp server whose host key is not known: set "
+                      "backup_sftp_known_hosts to its key lines (ssh-keyscan -t ed25519 <host>), or "
+                      "backup_sftp_accept_new_host_key=true to trust the key it shows first.")
+    if not settings.get("backup_password"):
+        errors.append("backup_enabled=true needs backup_password, the repository's encryption password: allowed is "
+                      "a non-empty value from the vault (backup_password: \"{{ vault_backup_password }}\").")
+    return errors
+
+
 def _key_blob(line):
     """The base64 part of an OpenSSH public key line, whatever its options and comment."""
     fields = str(line).split()
@@ -283,7 +322,8 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
 def input_errors(settings, app_src=None):
     """Every problem with the inventory's values, as messages."""
     return (_ports(settings) + _memory(settings) + _server_names(settings)
-            + _app_settings(settings, app_src) + _data_dir(settings) + _accessories(settings))
+            + _app_settings(settings, app_src) + _data_dir(settings) + _accessories(settings)
+            + _backups(settings))
 
 
 class FilterModule:
