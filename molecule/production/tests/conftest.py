@@ -7,6 +7,7 @@ and through `docker exec` for root's view of its state.
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -132,3 +133,23 @@ def deploy(**extra_vars):
     rc, output = run_playbook("site.yml", extra_vars=extra_vars, args=["--tags", "app"])
     assert rc == 0, output[-3000:]
     return recap(output)
+
+
+def write_note(internet, text):
+    """POST a note through the site, as a browser would; returns its id."""
+    body = json.dumps({"text": text})
+    out = internet.check_output(
+        f"curl -sS -m 10 --fail-with-body --cacert {ACME_ROOT} -H 'Content-Type: application/json'"
+        f" --data-raw {shlex.quote(body)} https://{SITE}/api/notes"
+    )
+    return json.loads(out)["id"]
+
+
+def read_note(internet, note_id):
+    out = internet.check_output(f"curl -sS -m 10 --cacert {ACME_ROOT} https://{SITE}/api/notes/{note_id}")
+    return json.loads(out).get("text")
+
+
+def rows(vps):
+    """The notes table as PostgreSQL has it."""
+    return vps.check_output("docker exec flaskapp-postgres psql -tA -U app -d app -c 'SELECT id, text FROM notes ORDER BY id'")

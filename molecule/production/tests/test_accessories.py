@@ -10,7 +10,16 @@ import time
 
 import pytest
 
-from conftest import ACME_ROOT, LIVE_APP, SITE, deploy, inspect, run_playbook, tcp_open
+from conftest import (
+    LIVE_APP,
+    deploy,
+    inspect,
+    read_note,
+    rows,
+    run_playbook,
+    tcp_open,
+    write_note,
+)
 
 POSTGRES = "flaskapp-postgres"
 DIRECTORY = "/srv/flaskapp/postgres"
@@ -21,26 +30,6 @@ def password(vps):
     value = vps.check_output(f"cat {DIRECTORY}/password")
     assert len(value) == 32
     return value
-
-
-def write_note(internet, text):
-    """POST a note through the site, as a browser would; returns its id."""
-    body = json.dumps({"text": text})
-    out = internet.check_output(
-        f"curl -sS -m 10 --fail-with-body --cacert {ACME_ROOT} -H 'Content-Type: application/json'"
-        f" --data-raw {shlex.quote(body)} https://{SITE}/api/notes"
-    )
-    return json.loads(out)["id"]
-
-
-def read_note(internet, note_id):
-    out = internet.check_output(f"curl -sS -m 10 --cacert {ACME_ROOT} https://{SITE}/api/notes/{note_id}")
-    return json.loads(out).get("text")
-
-
-def rows(vps):
-    """The notes table as PostgreSQL has it."""
-    return vps.check_output(f"docker exec {POSTGRES} psql -tA -U app -d app -c 'SELECT id, text FROM notes ORDER BY id'")
 
 
 def started_at(vps):

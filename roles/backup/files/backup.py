@@ -260,6 +260,10 @@ def age(seconds):
     return f"{seconds // 86400} days"
 
 
+def capitalized(text):
+    return text[:1].upper() + text[1:]
+
+
 def describe_last(config):
     last = last_success(config)
     if not last:
@@ -411,7 +415,7 @@ def main(argv):
             restic(config, "check", capture=False)
         elif command == "status":
             print(json.dumps({**(last_success(config) or {"snapshot": None}),
-                              "message": describe_last(config).capitalize() + "."}))
+                              "message": capitalized(describe_last(config)) + "."}))
         elif command == "find":
             print(json.dumps(find_snapshot(config, args[0] if args else "latest")))
         elif command == "stage":
@@ -424,7 +428,7 @@ def main(argv):
             print(f"unknown command {command}\n{__doc__}", file=sys.stderr)
             return 2
     except Failure as error:
-        print(f"{command} of {config['name']} FAILED: {error}. {describe_last(config).capitalize()}.",
+        print(f"{command} of {config['name']} FAILED: {error}. {capitalized(describe_last(config))}.",
               file=sys.stderr)
         return 1
     return 0

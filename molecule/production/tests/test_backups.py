@@ -1,0 +1,199 @@
+"""Backups to the SFTP server (production-backup), and a disaster: the VPS is
+destroyed, a new one is set up with site.yml, and playbooks/restore.yml
+brings back the snapshot's data, byte for byte and row for row, without what
+was written after it. The timer backs up by itself; an unreachable server
+fails the unit loudly; an unknown snapshot is refused before any change.
+
+The disaster leaves a VPS set up like the scenario's (prepare.yml and both
+converges), so the tests that run after this file check the recovered VPS."""
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import (
+    LIVE_APP,
+    SCENARIO_DIR,
+    SSH_PORT,
+    VPS,
+    deploy,
+    inspect,
+    read_note,
+    rows,
+    run_playbook,
+    write_note,
+)
+from stack import VPS_RUN_ARGS, molecule_inventory, wait_for_boot
+
+DATA = "/srv/flaskapp/data"
+BACKUP_SERVER = "production-backup"
+NETWORK = "production-internet"
+STATUS = "flaskapp-backup status"
+# The files the test writes in the data directory, as the app would (its user, its mount).
+WRITE_FILES = r"""
+import os, sqlite3, sys
+os.makedirs("/data/uploads", exist_ok=True)
+with open("/data/uploads/" + sys.argv[1], "wb") as f:
+    f.write(os.urandom(256 * 1024))
+with open("/data/uploads/log.txt", "a") as f:
+    f.write(sys.argv[1] + "\n")
+with sqlite3.connect("/data/shop.db") as db:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, item TEXT)")
+    db.execute("INSERT INTO orders (item) VALUES (?)", (sys.argv[1],))
+"""
+
+READ_ORDERS = "import sqlite3; print(sqlite3.connect('/data/shop.db').execute('SELECT id, item FROM orders').fetchall())"
+
+
+def write_files(vps, name):
+    vps.check_output(f"docker exec {LIVE_APP} python3 -c %s %s", WRITE_FILES, name)
+
+
+def data_files(vps):
+    """sha256 of every file of the data directory but the live ones (the
+    worker's heartbeat, SQLite's own files), and the SQLite rows."""
+    files = vps.check_output(
+        f"cd {DATA} && find . -type f ! -name worker-heartbeat.json ! -name 'shop.db*' | sort | xargs -r sha256sum")
+    orders = vps.check_output(f"docker exec {LIVE_APP} python3 -c %s", READ_ORDERS)
+    return files, orders
+
+
+def status(vps):
+    return json.loads(vps.check_output(STATUS))
+
+
+def live_container_started(vps):
+    return inspect(vps, LIVE_APP)["State"]["StartedAt"]
+
+
+@pytest.fixture(scope="module")
+def snapshot(vps, internet):
+    """Data written through the site and in the data directory, then
+    playbooks/backup.yml; returns (snapshot id, notes, files, note id)."""
+    note_id = write_note(internet, "kept by the backup")
+    write_files(vps, "before.bin")
+    notes, files = rows(vps), data_files(vps)
+    rc, output = run_playbook("playbooks/backup.yml")
+    assert rc == 0, output[-3000:]
+    found = re.search(r"Backup of flaskapp done: snapshot ([0-9a-f]{8,64})", output)
+    assert found, output[-3000:]
+    assert status(vps)["snapshot"] == found[1]
+    assert status(vps)["age_seconds"] < 300
+    return found[1], notes, files, note_id
+
+
+def test_the_backup_holds_the_dump_the_copies_and_the_secrets_not_the_live_files(vps, ephemeral_dir, snapshot):
+    listing = vps.check_output(f"flaskapp-backup restic ls {snapshot[0]}")
+    release = vps.check_output("readlink -f /srv/flaskapp/current").strip()
+    assert "/var/lib/flaskapp-backup/staging/postgres.dump" in listing
+    assert "/var/lib/flaskapp-backup/staging/sqlite/shop.db" in listing
+    assert f"{DATA}/uploads/before.bin" in listing
+    assert f"{release}/secrets/secret_key" in listing
+    assert "/etc/letsencrypt/live/flaskapp/privkey.pem" in listing
+    assert f"{DATA}/shop.db\n" not in listing
+    # The backup's secrets are root's alone, and never in the play output.
+    for name in ("password", "environment.json", "id_sftp", "ssh_config"):
+        secret = vps.file(f"/etc/flaskapp-backup/{name}")
+        assert (secret.uid, secret.gid, secret.mode) == (0, 0, 0o600), name
+    assert vps.file("/etc/flaskapp-backup").mode == 0o700
+    password = vps.check_output("cat /etc/flaskapp-backup/password")
+    log = (ephemeral_dir / "ansible.log").read_text(encoding="utf-8")
+    assert "Write the repository password and restic's environment" in log
+    assert password not in log
+
+
+def test_an_unknown_snapshot_is_refused_before_any_change(vps, internet, snapshot):
+    started, files, notes = live_container_started(vps), data_files(vps), rows(vps)
+    rc, output = run_playbook("playbooks/restore.yml", extra_vars={"snapshot": "0123abcd"})
+    assert rc != 0
+    assert "snapshot 0123abcd is not in the repository sftp:backup-vps@production-backup:/srv/restic/flaskapp" \
+        in output, output[-3000:]
+    assert "Nothing was changed" in output
+    assert live_container_started(vps) == started
+    assert (data_files(vps), rows(vps)) == (files, notes)
+    assert vps.service("flaskapp-watchdog.timer").is_running
+    assert read_note(internet, snapshot[3]) == "kept by the backup"
+
+
+def recreate_vps():
+    """A new, empty VPS with the old one's name, network names and SSH port,
+    as Molecule created it (molecule.yml), handed over by prepare.yml."""
+    subprocess.run(["docker", "rm", "--force", "--volumes", VPS], check=True, capture_output=True)
+    aliases = [arg for name in ("flask-vps.test", "www.flask-vps.test", "shop.flask-vps.test")
+               for arg in ("--network-alias", name)]
+    subprocess.run(["docker", "run", "--detach", "--name", VPS, "--hostname", VPS, "--label", "owner=molecule",
+                    *VPS_RUN_ARGS, "--network", NETWORK, *aliases, "--publish", f"127.0.0.1:{SSH_PORT}:22",
+                    "flask-vps/vps:13", "/lib/systemd/systemd"], check=True, capture_output=True)
+    wait_for_boot(VPS)
+    rc, output = run_playbook(str(SCENARIO_DIR / "prepare.yml"), inventory=molecule_inventory())
+    assert rc == 0, output[-3000:]
+
+
+def test_a_destroyed_vps_comes_back_with_the_snapshot_data(vps, internet, snapshot):
+    snapshot_id, notes, files, note_id = snapshot
+    later_id = write_note(internet, "written after the backup")
+    write_files(vps, "after.bin")
+    assert data_files(vps) != files
+
+    recreate_vps()
+    for run in ("as root", "as the deploy user"):
+        rc, output = run_playbook("site.yml")
+        assert rc == 0, f"site.yml {run}: {output[-3000:]}"
+    assert rows(vps) != notes  # a new, empty database
+
+    rc, output = run_playbook("playbooks/restore.yml")
+    assert rc == 0, output[-3000:]
+    assert f"Restoring snapshot {snapshot_id[:8]} of flaskapp" in output, output[-3000:]
+    assert rows(vps) == notes
+    assert data_files(vps) == files
+    assert read_note(internet, note_id) == "kept by the backup"
+    assert read_note(internet, later_id) is None
+    assert vps.run(f"test -e {DATA}/uploads/after.bin").rc != 0
+    owner = vps.file(f"{DATA}/uploads/before.bin")
+    assert (owner.uid, owner.gid) == (10001, 10001)
+    # The app writes on where the snapshot ends.
+    assert read_note(internet, write_note(internet, "after the restore")) == "after the restore"
+    assert vps.service("flaskapp-watchdog.timer").is_running
+
+
+def test_the_timer_backs_up_by_itself(vps):
+    before = status(vps)["snapshot"]
+    deploy(backup_on_calendar="*:*:0/15", backup_randomized_delay="0")
+    try:
+        deadline = time.monotonic() + 120
+        while status(vps)["snapshot"] in (None, before):
+            assert time.monotonic() < deadline, vps.check_output("journalctl -u flaskapp-backup.service -n 30")
+            time.sleep(3)
+        journal = vps.check_output("journalctl -u flaskapp-backup.service --output=cat -n 50")
+        assert f"snapshot {status(vps)['snapshot']}" in journal
+    finally:
+        deploy()
+    assert "OnCalendar=daily" in vps.file("/etc/systemd/system/flaskapp-backup.timer").content_string
+
+
+def test_an_unreachable_server_fails_the_unit_and_notifies(vps):
+    last = status(vps)["snapshot"]
+    subprocess.run(["docker", "network", "disconnect", NETWORK, BACKUP_SERVER], check=True)
+    try:
+        assert vps.run("systemctl start flaskapp-backup.service").rc != 0
+        assert vps.check_output("systemctl is-failed flaskapp-backup.service || true") == "failed"
+        journal = vps.check_output("journalctl -u flaskapp-backup.service --output=cat -n 30")
+        assert "backup of flaskapp FAILED: the repository sftp:backup-vps@production-backup" in journal
+        assert f"Last good backup {last}" in journal
+        for _ in range(30):
+            alert = vps.run("journalctl -t flaskapp-backup-alert --output=cat").stdout
+            if "flaskapp-backup.service failed" in alert:
+                break
+            time.sleep(1)
+        assert "flaskapp-backup.service failed" in alert
+        rc, output = run_playbook("playbooks/backup.yml")
+        assert rc != 0
+        assert "The backup of flaskapp failed" in output and "FAILED" in output, output[-3000:]
+        assert status(vps)["snapshot"] == last
+    finally:
+        subprocess.run(["docker", "network", "connect", NETWORK, BACKUP_SERVER], check=True)
+        vps.run("systemctl reset-failed flaskapp-backup.service")
