@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -51,23 +52,40 @@ def test_sqlite_databases_are_found_by_their_header(tmp_path):
 
 
 def test_sqlite_copy_is_consistent_while_a_writer_holds_the_wal(tmp_path):
-    live = tmp_path / "live.db"
-    writer = sqlite3.connect(live)
-    writer.execute("PRAGMA journal_mode=WAL")
-    writer.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
-    writer.executemany("INSERT INTO notes (text) VALUES (?)", [(f"note {i}",) for i in range(100)])
-    writer.commit()
-    writer.execute("INSERT INTO notes (text) VALUES ('not committed')")  # an open transaction
-    assert (tmp_path / "live.db-wal").exists()
-    os.chmod(live, 0o640)
-    backup.copy_sqlite(str(live), str(tmp_path / "copy.db"))
-    writer.rollback()
-    writer.close()
-    with sqlite3.connect(tmp_path / "copy.db") as copy:
-        assert copy.execute("SELECT count(*) FROM notes").fetchone() == (100,)
-        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert (tmp_path / "copy.db").stat().st_mode & 0o777 == 0o640
-    assert not list(tmp_path.glob("tmp*"))
+    # As root, the database belongs to another user (the app's, on the VPS),
+    # who can reach it but not root's directories.
+    owner = 65534 if os.geteuid() == 0 else os.geteuid()
+    data = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    scratch = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    try:
+        for path in (data, scratch):
+            path.chmod(0o1777 if path == scratch else 0o755)
+        live = data / "live.db"
+        writer = sqlite3.connect(live)
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        writer.executemany("INSERT INTO notes (text) VALUES (?)", [(f"note {i}",) for i in range(100)])
+        writer.commit()
+        writer.execute("INSERT INTO notes (text) VALUES ('not committed')")  # an open transaction
+        for path in (live, data / "live.db-wal", data / "live.db-shm"):
+            os.chown(path, owner, owner)
+        os.chmod(live, 0o640)
+        staging = tmp_path / "staging"
+        staging.mkdir(mode=0o700)
+        # The system's python3, as on the VPS (the test's may be in root's home).
+        backup.copy_sqlite(str(live), str(staging / "copy.db"), str(scratch), shutil.which("python3", path="/usr/bin"))
+        writer.rollback()
+        writer.close()
+        copy = staging / "copy.db"
+        with sqlite3.connect(copy) as db:
+            assert db.execute("SELECT count(*) FROM notes").fetchone() == (100,)
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert (copy.stat().st_uid, copy.stat().st_mode & 0o777) == (owner, 0o640)
+        assert not list(scratch.iterdir())
+        assert sorted(p.name for p in data.iterdir()) == ["live.db"]
+    finally:
+        shutil.rmtree(data)
+        shutil.rmtree(scratch)
 
 
 @pytest.fixture

@@ -86,6 +86,7 @@ def test_the_defaults_pass():
     ({**BACKUP, "backup_repository": "ftp://host/app"}, 'backup_repository="ftp://host/app" is not a restic repository'),
     ({**BACKUP, "backup_repository": "backups/app"}, "is not a restic repository"),
     ({**BACKUP, "backup_repository": "rclone:remote:app"}, "is not a restic repository"),
+    ({**BACKUP, "backup_repository": "http://user:pw@host/app"}, 'backup_repository="http://user:***@host/app" is not'),
     ({**BACKUP, "backup_repository": ""}, "backup_enabled=true needs backup_repository"),
     ({**BACKUP, "backup_repository": "/srv/flaskapp/data/backups"}, "is inside app_data_dir"),
     ({**BACKUP, "backup_password": ""}, "backup_enabled=true needs backup_password"),

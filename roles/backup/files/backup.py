@@ -166,19 +166,25 @@ def restic_pattern(path):
     return "".join("\\" + c if c in "*?[]\\" else c for c in path)
 
 
-def copy_sqlite(source, dest):
-    """A consistent copy of a live SQLite database, owned like the original."""
+def copy_sqlite(source, dest, scratch_root="/var/tmp", python=sys.executable):
+    """A consistent copy of a live SQLite database, owned like the original.
+    The copy is made by the database's owner in a directory of its own under
+    scratch_root (it cannot enter root's staging directory), then moved."""
     info = os.stat(source)
-    scratch = tempfile.mkdtemp(dir=os.path.dirname(dest))
+    scratch = tempfile.mkdtemp(prefix="flask-vps-backup.", dir=scratch_root)
     try:
         os.chown(scratch, info.st_uid, info.st_gid)
         copy = os.path.join(scratch, "copy")
-        result = subprocess.run([sys.executable, "-c", SQLITE_COPY, source, copy, str(info.st_mode & 0o7777)],
-                                user=info.st_uid, group=info.st_gid, cwd=scratch, capture_output=True, text=True,
-                                check=False)
+        try:
+            result = subprocess.run([python, "-c", SQLITE_COPY, source, copy, str(info.st_mode & 0o7777)],
+                                    user=info.st_uid, group=info.st_gid, cwd=scratch, capture_output=True, text=True,
+                                    check=False)
+        except OSError as error:
+            raise Failure(f"the SQLite backup of {source} could not start: {error}") from None
         if result.returncode != 0:
             raise Failure(f"the SQLite backup of {source} failed: {result.stderr.strip()[-1000:]}")
-        os.replace(copy, dest)
+        shutil.move(copy, dest)
+        os.chown(dest, info.st_uid, info.st_gid)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -260,19 +260,21 @@ def _backups(settings):
     if not settings.get("backup_enabled"):
         return errors
     repository = str(settings.get("backup_repository") or "")
+    # A rest: or s3: URL may hold a password: never shown.
+    shown = show(re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", repository))
     scheme = repository.split(":", 1)[0] if ":" in repository and not repository.startswith("/") else ""
     data_dir = posixpath.normpath(str(settings.get("app_data_dir") or "/srv/flaskapp/data"))
     if not repository:
         errors.append(f"backup_enabled=true needs backup_repository: {BACKUP_ALLOWED}.")
     elif not repository.startswith("/") and scheme not in BACKUP_SCHEMES:
-        errors.append(f"backup_repository={show(repository)} is not a restic repository this project can use: "
+        errors.append(f"backup_repository={shown} is not a restic repository this project can use: "
                       f"{BACKUP_ALLOWED}.")
     elif repository.startswith("/") and (posixpath.normpath(repository) + "/").startswith(data_dir + "/"):
-        errors.append(f"backup_repository={show(repository)} is inside app_data_dir ({data_dir}), which is backed "
+        errors.append(f"backup_repository={shown} is inside app_data_dir ({data_dir}), which is backed "
                       "up into it: allowed is a path outside it, better on another machine.")
     elif scheme == "sftp" and not settings.get("backup_sftp_known_hosts") \
             and not settings.get("backup_sftp_accept_new_host_key"):
-        errors.append(f"backup_repository={show(repository)} is an sftp server whose host key is not known: set "
+        errors.append(f"backup_repository={shown} is an sftp server whose host key is not known: set "
                       "backup_sftp_known_hosts to its key lines (ssh-keyscan -t ed25519 <host>), or "
                       "backup_sftp_accept_new_host_key=true to trust the key it shows first.")
     if not settings.get("backup_password"):
