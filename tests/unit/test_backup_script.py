@@ -134,6 +134,9 @@ def test_backup_then_restore_brings_back_the_snapshot(stack):
     status = json.loads(run(stack, "status").stdout)
     assert status["age_seconds"] < 60
     snapshot = status["snapshot"]
+    assert status["message"].startswith(f"Last good backup {snapshot} at ")
+    assert json.loads(run(stack, "find", "latest").stdout)["short_id"] == snapshot[:8]
+    assert run(stack, "check").returncode == 0
     with sqlite3.connect(data / "app.db") as db:
         files = {k: v for k, v in tree(data).items() if not k.startswith("app.db")}
         db.execute("INSERT INTO notes (text) VALUES ('after the snapshot')")
