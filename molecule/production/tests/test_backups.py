@@ -26,7 +26,7 @@ from conftest import (
     run_playbook,
     write_note,
 )
-from stack import VPS_RUN_ARGS, wait_for_boot
+from stack import VPS_COMMAND, VPS_RUN_ARGS, wait_for_boot
 
 DATA = "/srv/flaskapp/data"
 BACKUP_SERVER = "production-backup"
@@ -127,7 +127,7 @@ def recreate_vps():
                for arg in ("--network-alias", name)]
     subprocess.run(["docker", "run", "--detach", "--name", VPS, "--hostname", VPS, "--label", "owner=molecule",
                     *VPS_RUN_ARGS, "--network", NETWORK, *aliases, "--publish", f"127.0.0.1:{SSH_PORT}:22",
-                    "flask-vps/vps:13", "/lib/systemd/systemd"], check=True, capture_output=True)
+                    "flask-vps/vps:13", *VPS_COMMAND], check=True, capture_output=True)
     wait_for_boot(VPS)
     # The VPS only: the other containers are as prepare.yml left them.
     rc, output = run_playbook(str(SCENARIO_DIR / "prepare.yml"), args=["--limit", f"localhost,{VPS}"])
