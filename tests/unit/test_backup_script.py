@@ -108,7 +108,7 @@ def stack(tmp_path):
         "cache_dir": str(tmp_path / "cache"), "state_dir": str(tmp_path / "state"),
         "staging_dir": str(tmp_path / "state" / "staging"), "data_dir": str(data),
         "paths": [str(tmp_path / "srv" / "current" / "secrets"), str(tmp_path / "etc" / "letsencrypt")],
-        "postgres_container": "", "keep": {"daily": 7, "weekly": 4, "monthly": 6},
+        "postgres_container": "", "keep": {"last": 7, "daily": 7, "weekly": 4, "monthly": 6},
         "environment_file": str(tmp_path / "environment.json"),
     }
     (tmp_path / "environment.json").write_text("{}")

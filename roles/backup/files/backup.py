@@ -300,7 +300,7 @@ def cmd_backup(config):
         snapshot = done["snapshot_id"]
         keep = config["keep"]
         restic(config, "forget", "--prune", "--host", config["host"], "--tag", name, "--group-by", "host,tags",
-               "--keep-daily", str(keep["daily"]), "--keep-weekly", str(keep["weekly"]),
+               "--keep-last", str(keep["last"]), "--keep-daily", str(keep["daily"]), "--keep-weekly", str(keep["weekly"]),
                "--keep-monthly", str(keep["monthly"]))
         now = time.time()
         record = {"snapshot": snapshot, "epoch": int(now),

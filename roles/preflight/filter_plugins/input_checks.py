@@ -39,7 +39,7 @@ POSTGRES_IDENTIFIERS = ["postgres_database", "postgres_user"]
 # An unquoted PostgreSQL identifier of at most 63 bytes, not a pg_ (system) name.
 POSTGRES_IDENTIFIER = re.compile(r"^(?!pg_)[a-z_][a-z0-9_]{0,62}$")
 # Retention of the backups (restic forget --keep-*): positive integers.
-BACKUP_RETENTION = ["backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly"]
+BACKUP_RETENTION = ["backup_keep_last", "backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly"]
 BACKUP_SETTINGS = ["backup_enabled", "backup_repository", "backup_password", "backup_sftp_known_hosts",
                    "backup_sftp_accept_new_host_key"]
 # Repository schemes restic opens itself (rclone: needs rclone, left out).
