@@ -26,7 +26,7 @@ from conftest import (
     run_playbook,
     write_note,
 )
-from stack import VPS_COMMAND, VPS_RUN_ARGS, wait_for_boot
+from stack import start_vps
 
 DATA = "/srv/flaskapp/data"
 BACKUP_SERVER = "production-backup"
@@ -122,13 +122,9 @@ def test_an_unknown_snapshot_is_refused_before_any_change(vps, internet, snapsho
 def recreate_vps():
     """A new, empty VPS with the old one's name, network names and SSH port,
     as Molecule created it (molecule.yml), handed over by prepare.yml."""
-    subprocess.run(["docker", "rm", "--force", "--volumes", VPS], check=True, capture_output=True)
     aliases = [arg for name in ("flask-vps.test", "www.flask-vps.test", "shop.flask-vps.test")
                for arg in ("--network-alias", name)]
-    subprocess.run(["docker", "run", "--detach", "--name", VPS, "--hostname", VPS, "--label", "owner=molecule",
-                    *VPS_RUN_ARGS, "--network", NETWORK, *aliases, "--publish", f"127.0.0.1:{SSH_PORT}:22",
-                    "flask-vps/vps:13", *VPS_COMMAND], check=True, capture_output=True)
-    wait_for_boot(VPS)
+    start_vps(VPS, "--network", NETWORK, *aliases, "--publish", f"127.0.0.1:{SSH_PORT}:22")
     # The VPS only: the other containers are as prepare.yml left them.
     rc, output = run_playbook(str(SCENARIO_DIR / "prepare.yml"), args=["--limit", f"localhost,{VPS}"])
     assert rc == 0, output[-3000:]
