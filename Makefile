@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # pytest must not leave bytecode in files/app: it would be pushed to the VPS.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo demo-down test bench vps-suites lint unit preflight demo-test molecule venv docker images
+.PHONY: demo demo-down test bench vps-suites lint unit preflight demo-test molecule venv docker restic images
 
 demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
 	scripts/demo.sh up
@@ -39,7 +39,7 @@ lint: venv
 	ansible-lint
 	ruff check .
 
-unit: venv
+unit: venv restic
 	cd files/app && pytest -q -p no:cacheprovider tests
 	pytest -q -p no:cacheprovider tests/test_role_docs.py tests/unit
 
@@ -74,6 +74,10 @@ $(VENV)/.installed: requirements.txt requirements.yml
 
 docker:
 	scripts/ensure-docker.sh
+
+# The backup script's unit tests run the real restic.
+restic:
+	scripts/ensure-restic.sh
 
 images: docker
 	scripts/build-images.sh 13 12

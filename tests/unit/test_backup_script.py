@@ -91,6 +91,8 @@ def test_sqlite_copy_is_consistent_while_a_writer_holds_the_wal(tmp_path):
 @pytest.fixture
 def stack(tmp_path):
     """A stack's files and a config pointing at a local repository."""
+    if not shutil.which("restic"):
+        pytest.fail("restic is not installed: `make unit` installs it (scripts/ensure-restic.sh)")
     data = tmp_path / "srv" / "data"
     (data / "uploads").mkdir(parents=True)
     (data / "uploads" / "a.bin").write_bytes(os.urandom(4096))
@@ -125,7 +127,6 @@ def tree(path):
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(Path(path).rglob("*")) if p.is_file()}
 
 
-@pytest.mark.skipif(not shutil.which("restic"), reason="restic is not installed")
 def test_backup_then_restore_brings_back_the_snapshot(stack):
     data = stack / "srv" / "data"
     first = run(stack, "backup")
@@ -162,7 +163,6 @@ def test_backup_then_restore_brings_back_the_snapshot(stack):
     assert not (stack / "srv" / ".data.restore").exists()
 
 
-@pytest.mark.skipif(not shutil.which("restic"), reason="restic is not installed")
 def test_an_unreachable_repository_fails_and_says_so(stack):
     config = json.loads((stack / "config.json").read_text())
     config["repository"] = "sftp:nobody@unreachable.invalid:/srv/restic"
