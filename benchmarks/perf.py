@@ -13,7 +13,8 @@ Groups of figures (BENCH_ONLY, comma-separated; default all):
   runs     cold site.yml on a fresh VPS, no-op rerun, code-only redeploy,
            dependency redeploy, rollback; the no-op run and the code
            redeploy also with Ansible's stock settings and (no-op) with the
-           mitogen strategy; the naive `docker compose up -d --build`
+           project's settings but Ansible's linear strategy instead of
+           Mitogen's; the naive `docker compose up -d --build`
   serving  wrk inside the VPS: dynamic page through nginx and gunicorn
            direct, a static file through nginx
   push     deploy of an app of 25 files against one of BENCH_FILES (2,000)
@@ -133,7 +134,8 @@ def write_inventory(directory, hosts):
 
 class Ansible:
     """ansible-playbook runs against one inventory, with the project's
-    settings, Ansible's stock settings or the mitogen strategy."""
+    settings, Ansible's stock settings, or the project's settings with
+    Ansible's linear strategy instead of Mitogen's ("linear")."""
 
     def __init__(self, inventory, tmp):
         self.inventory = inventory
@@ -150,11 +152,8 @@ class Ansible:
             env["ANSIBLE_CONFIG"] = str(self.stock_cfg)
         else:
             env["ANSIBLE_CONFIG"] = str(PROJECT_DIR / "ansible.cfg")
-        if settings == "mitogen":
-            import ansible_mitogen
-
-            env["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy")
-            env["ANSIBLE_STRATEGY"] = "mitogen_linear"
+        if settings == "linear":
+            env["ANSIBLE_STRATEGY"] = "linear"
         return env
 
     def play(self, playbook, app=None, settings="project", check=True, extra=None):
@@ -286,9 +285,9 @@ def group_runs(repeat, tmp):
         vps, ansible, cold, second = fresh_deployed("bench-runs", PORT_BASE + 10, tmp, apps)
         row = {"cold": cold, "second": second}
         noop_app = apps.tmp / f"app{apps.count}"
-        order = ["project", "stock", "mitogen"] if i % 2 == 0 else ["stock", "project", "mitogen"]
+        order = ["project", "stock", "linear"] if i % 2 == 0 else ["linear", "stock", "project"]
         for settings in order:
-            row[f"noop_{settings}"] = ansible.play("site.yml", noop_app, settings, check=settings != "mitogen")
+            row[f"noop_{settings}"] = ansible.play("site.yml", noop_app, settings)
         naive_setup(vps, noop_app)
         order = ["project", "stock", "naive"] if i % 2 == 0 else ["naive", "stock", "project"]
         for kind in order:
@@ -455,6 +454,7 @@ def report(results):
             ("Second `site.yml` (as deploy, closes root login)", "second"),
             ("No-op `site.yml`", "noop_project"),
             ("No-op `site.yml`, stock Ansible settings", "noop_stock"),
+            ("No-op `site.yml`, without Mitogen (`ANSIBLE_STRATEGY=linear`)", "noop_linear"),
             ("Code-only redeploy (`site.yml`)", "code_project"),
             ("Code-only redeploy, stock Ansible settings", "code_stock"),
             ("Dependency redeploy (`site.yml`, new requirement)", "deps_project"),
@@ -474,15 +474,6 @@ def report(results):
         naive_failed = [r["code_naive"]["load"]["failed"] for r in rows if "code_naive" in r]
         lines.append(f"| Naive `docker compose up -d --build` (code-only) | {fmt(col(rows, 'code_naive'))} | | | "
                      f"{sum(naive_failed) if naive_failed else 'n/a'} |")
-        mitogen = [r.get("noop_mitogen") for r in rows if r.get("noop_mitogen")]
-        lines.append("")
-        ok = [m for m in mitogen if m["rc"] == 0]
-        if ok:
-            lines.append(f"No-op `site.yml` with the mitogen strategy (`mitogen` 0.3.54, `mitogen_linear`): "
-                         f"{fmt(stats([m['wall'] for m in ok]))}.")
-        elif mitogen:
-            lines += [("No-op `site.yml` with the mitogen strategy (`mitogen` 0.3.54, `mitogen_linear`) "
-                       "fails with the pinned ansible-core:"), "", "```", mitogen[0].get("error", "?"), "```"]
         lines.append("")
         noop, stock, cold = col(rows, "noop_project"), col(rows, "noop_stock"), col(rows, "cold")
         code, naive = col(rows, "code_project"), col(rows, "code_naive")
@@ -495,6 +486,7 @@ def report(results):
         ]
         chart["Runs (s)"] = [
             ("cold", col(rows, "cold")), ("no-op", noop), ("no-op\nstock", stock),
+            ("no-op\nlinear", col(rows, "noop_linear")),
             ("code", code), ("code\nstock", col(rows, "code_stock")), ("naive\ncompose", naive),
             ("deps", col(rows, "deps_project")), ("rollback", col(rows, "rollback_project")),
         ]
@@ -560,7 +552,7 @@ def report(results):
     lines += [
         "## Reproduce", "",
         "Needs the Docker engine and the images of `scripts/build-images.sh` (`make bench`",
-        "builds them); installs `benchmarks/requirements.txt` (matplotlib, mitogen) into",
+        "builds them); installs `benchmarks/requirements.txt` (matplotlib) into",
         "`.venv`. It starts containers named `bench-*` with SSH on 127.0.0.1:19000-19099",
         "and removes them at the end.", "",
         "    make bench                                   # every group, 3 repeats",

@@ -1,0 +1,45 @@
+"""ansible.cfg's strategy: Mitogen's linear strategy, or Ansible's own linear
+strategy with a warning when the mitogen package is missing."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+PLAY = "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: 'true'\n      changed_when: false\n"
+
+
+def run_play(tmp_path, env_extra=None):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY)
+    env = {"PATH": str(ANSIBLE_PLAYBOOK.parent) + ":/usr/bin:/bin", "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"),
+           "ANSIBLE_NOCOLOR": "1", **(env_extra or {})}
+    return subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook)],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
+
+
+def test_the_configured_strategy_is_mitogens():
+    from ansible.plugins.loader import strategy_loader
+
+    strategy_loader.add_directory(str(PROJECT / "plugins" / "strategy"))
+    strategy = strategy_loader.get("mitogen_linear", class_only=True)
+    assert any(base.__module__.startswith("ansible_mitogen.") for base in strategy.__mro__), strategy.__mro__
+
+
+def test_a_run_with_mitogen_warns_about_nothing(tmp_path):
+    done = run_play(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mitogen is not installed" not in done.stdout + done.stderr
+
+
+def test_without_mitogen_the_run_warns_and_uses_ansibles_linear_strategy(tmp_path):
+    # A sitecustomize that makes `import ansible_mitogen` fail, as on a
+    # controller where the package is not installed.
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['ansible_mitogen'] = None\n")
+    done = run_play(tmp_path, {"PYTHONPATH": str(hide)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mitogen is not installed" in done.stdout + done.stderr
+    assert "Ansible's linear strategy" in done.stdout + done.stderr
