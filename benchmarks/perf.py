@@ -117,6 +117,7 @@ def write_inventory(directory, hosts):
             "      vps_bootstrap_user: root",
             f"      ansible_ssh_private_key_file: {KEY}",
             # Every bench VPS is new, with new host keys.
+            "      ansible_host_key_checking: false",
             "      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
             "      deploy_user_name: deploy",
             "      deploy_user_authorized_keys:",
