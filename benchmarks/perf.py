@@ -562,7 +562,9 @@ def report(results):
         "    .venv/bin/python benchmarks/perf.py --report  # rewrite this page from .cache/bench/",
         "",
         "Stock settings: `ANSIBLE_CONFIG` names a file holding only `roles_path`;",
-        "the project's: its `ansible.cfg`. Both keep Ansible's SSH defaults otherwise.",
+        "the project's: its `ansible.cfg` (SSH pipelining and connection reuse, facts",
+        "gathered once, Mitogen's strategy); \"without Mitogen\": the same with",
+        "`ANSIBLE_STRATEGY=linear`.",
         "",
     ]
     DOC.write_text("\n".join(lines))
