@@ -345,25 +345,20 @@ def test_a_lock_held_elsewhere_is_respected_and_released_by_hand(host, releases)
         host.run(f"rm -rf {ROOT}/deploy.lock")
 
 
-# Where a deploy is killed, in its order: the task that has just begun, how
-# long after it began, and the signal. Every phase twice: Ctrl-C
-# (ansible-playbook interrupts itself and its connections), then the process
-# group lost at once (SIGKILL); the second run is killed where the first was,
-# so it also starts from what a kill left there.
-KILL_POINTS = [
-    ("after the source push", "TASK [app : Build the app image]", 0, signal.SIGINT),
-    ("after the source push", "TASK [app : Build the app image]", 0, signal.SIGKILL),
-    ("during the build", "TASK [app : Build the app image]", 1.5, signal.SIGINT),
-    ("during the build", "TASK [app : Build the app image]", 1.5, signal.SIGKILL),
-    ("while the new release starts", "TASK [app : Wait until the release is healthy]", 0, signal.SIGINT),
-    ("while the new release starts", "TASK [app : Wait until the release is healthy]", 0, signal.SIGKILL),
-    ("right after nginx is switched", "TASK [app : Add the switch to the release history]", 0, signal.SIGINT),
-    ("right after nginx is switched", "TASK [app : Add the switch to the release history]", 0, signal.SIGKILL),
-    ("while the old release stops", "TASK [app : Stop the releases that are not live]", 0, signal.SIGINT),
-    ("while the old release stops", "TASK [app : Stop the releases that are not live]", 0, signal.SIGKILL),
-    ("during pruning", "TASK [app : Remove old release images]", 0, signal.SIGINT),
-    ("during pruning", "TASK [app : Remove old release images]", 0, signal.SIGKILL),
+# Where a deploy is killed, in its order: the task that has just begun and
+# how long after it began.
+KILL_PHASES = [
+    ("after the source push", "TASK [app : Build the app image]", 0),
+    ("during the build", "TASK [app : Build the app image]", 1.5),
+    ("while the new release starts", "TASK [app : Wait until the release is healthy]", 0),
+    ("right after nginx is switched", "TASK [app : Add the switch to the release history]", 0),
+    ("while the old release stops", "TASK [app : Stop the releases that are not live]", 0),
+    ("during pruning", "TASK [app : Remove old release images]", 0),
 ]
+# Every phase twice: Ctrl-C (ansible-playbook interrupts itself and its
+# connections), then the process group lost at once (SIGKILL); the second run
+# is killed where the first was, so it also starts from what a kill left there.
+KILL_POINTS = [(*phase, sig) for phase in KILL_PHASES for sig in (signal.SIGINT, signal.SIGKILL)]
 
 
 def kill_when(run, marker, delay, sig):
