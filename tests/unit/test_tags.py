@@ -26,10 +26,11 @@ def roles_run(*args):
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    ((), {"preflight", "base", "deploy_user", "sshd", "firewall", "docker", "app"}),
+    # (--list-tasks lists the multi-host layout's plays too, with no host.)
+    ((), {"preflight", "base", "deploy_user", "sshd", "firewall", "docker", "app", "balancer"}),
     (("--tags", "firewall"), {"preflight", "firewall"}),
     (("--tags", "ssh"), {"preflight", "deploy_user", "sshd"}),
-    (("--tags", "app"), {"preflight", "app"}),
+    (("--tags", "app"), {"preflight", "app", "balancer"}),
     (("--skip-tags", "docker,app"), {"preflight", "base", "deploy_user", "sshd", "firewall"}),
 ])
 def test_tags_select_roles(args, expected):

@@ -1,0 +1,221 @@
+"""The multi-host layout as its users see it, in order: the first deploy
+through the load balancer, a code change rolled out under load, a refused
+release that stops the roll, an app host that goes down, rollback, the
+status playbook, and the firewall between the hosts. Requests come from the
+"internet" container; each host is checked through `docker exec`."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from load import Load
+from stack import make_app, run_playbook
+
+LB = "172.30.77.10"
+WEB = {"fleet-web1": "172.30.77.11", "fleet-web2": "172.30.77.12"}
+DB = "172.30.77.13"
+INTERNET = "fleet-internet"
+NAME = "flask-vps.test"  # the load balancer's address in the test network's DNS
+SITE = f"https://{NAME}/api/client"
+# In the internet container: the site's own certificate (prepare.yml), as its CA.
+CAFILE = "/root/site.crt"
+ROOT = "/srv/flaskapp"
+
+
+def get(host, url):
+    """GET from `host` (for the site's name, whatever the address), the answer's JSON."""
+    return json.loads(host.check_output(f"curl -sS -m 10 --fail --cacert {CAFILE} -H 'Host: {NAME}' {url}"))
+
+
+def live_release(host):
+    return host.file(f"{ROOT}/history").content_string.splitlines()[-1].split()[2]
+
+
+def image_id(host, release):
+    return host.check_output(f"docker image inspect --format '{{{{.Id}}}}' flaskapp-app:{release}")
+
+
+def balancer(lb):
+    """HAProxy's view of the app hosts: {name: (status, total requests)}."""
+    stat = lb.check_output("echo 'show stat app 4 -1' | socat stdio /run/haproxy/admin.sock")
+    header, *rows = stat.lstrip("# ").splitlines()
+    fields = header.split(",")
+    servers = {}
+    for row in rows:
+        values = dict(zip(fields, row.split(",")))
+        if values.get("svname") in WEB:
+            servers[values["svname"]] = (values["status"], int(values["stot"]))
+    return servers
+
+
+def wait_for_status(lb, name, status, timeout=30):
+    """Seconds until HAProxy shows `name` in `status`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if balancer(lb)[name][0] == status:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"{name} not {status} after {timeout} s: {balancer(lb)}")
+
+
+def assert_no_failures(load):
+    result = load.result
+    print("load:", result)
+    assert result["requests"] > 50, result
+    assert result["non_2xx"] == 0, result
+    assert result["errors"] == 0, result
+
+
+def assert_serves(web, internet, release, version):
+    """Every app host is live on `release`, with the same image, and the site answers with it."""
+    assert [live_release(host) for host in web] == [release] * len(web)
+    assert len({image_id(host, release) for host in web}) == 1
+    for _ in range(4):
+        body = get(internet, SITE)
+        assert (body["release"], body["version"]) == (release, version), body
+
+
+def deploy(tmp_path_factory, name, **changes):
+    """deploy.yml with a changed copy of the app, under load from the internet."""
+    src = make_app(tmp_path_factory.mktemp(name) / "app", **changes)
+    with Load(INTERNET, url=SITE, cafile=CAFILE) as load:
+        rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(src)})
+    return rc, output, load
+
+
+def task_hosts(output, task, outcome):
+    """Hosts with `outcome` (changed, ok, skipping, fatal) on the task named `task`."""
+    section = re.search(rf"TASK \[[^\]]*{re.escape(task)}\][^\n]*\n(.*?)(?=\nTASK |\nPLAY |\Z)", output, re.DOTALL)
+    return set(re.findall(rf"^{outcome}: \[([^\]]+)\]", section.group(1), re.MULTILINE)) if section else set()
+
+
+@pytest.fixture(scope="module")
+def releases():
+    return {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def site_certificate(web):
+    """The site's certificate in the internet container (its trust store) and on the app hosts (for curl's
+    --cacert, unused over plain HTTP there)."""
+    certificate = f"{os.environ['MOLECULE_EPHEMERAL_DIRECTORY']}/tls/site.crt"
+    for container in (INTERNET, *WEB):
+        subprocess.run(["docker", "cp", certificate, f"{container}:{CAFILE}"], check=True)
+
+
+def test_the_site_answers_through_the_load_balancer_from_both_app_hosts(web, lb, internet, releases):
+    releases["first"] = live_release(web[0])
+    assert_serves(web, internet, releases["first"], "1.0.0")
+    before = balancer(lb)
+    for _ in range(10):
+        body = get(internet, SITE)
+        # nginx on the app host believes the load balancer's X-Forwarded-*.
+        assert (body["client"], body["scheme"], body["host"]) == ("172.30.77.20", "https", NAME), body
+    after = balancer(lb)
+    assert all(after[name][0] == "UP" for name in WEB), after
+    assert all(after[name][1] >= before[name][1] + 3 for name in WEB), (before, after)
+
+
+def test_the_load_balancer_terminates_tls_and_redirects_plain_http(internet):
+    head = internet.check_output(f"curl -sS -m 10 -D- -o /dev/null http://{NAME}/api/client?x=1")
+    assert head.startswith("HTTP/1.1 301"), head
+    assert re.search(rf"^location: https://{NAME}/api/client\?x=1\r?$", head, re.MULTILINE | re.IGNORECASE), head
+    head = internet.check_output(f"curl -sS -m 10 -D- -o /dev/null --cacert {CAFILE} {SITE}")
+    assert re.search(r"^strict-transport-security: max-age=63072000\r?$", head, re.MULTILINE | re.IGNORECASE), head
+    # TLS 1.2 at least: an older client is refused the handshake.
+    assert internet.run(f"curl -sS -m 10 --cacert {CAFILE} --tls-max 1.1 {SITE}").rc != 0
+
+
+def test_the_app_hosts_share_the_database_on_the_db_host(web, internet):
+    created = json.loads(internet.check_output(
+        f"curl -sS -m 10 --fail --cacert {CAFILE} -H 'Content-Type: application/json' "
+        f"-d '{{\"text\": \"from the internet\"}}' https://{NAME}/api/notes"))
+    for host in web:
+        note = get(host, f"http://127.0.0.1/api/notes/{created['id']}")
+        assert note["text"] == "from the internet"
+    # No PostgreSQL on the app hosts.
+    for host in web:
+        assert "postgres" not in host.check_output("docker ps --format '{{.Names}}'")
+
+
+def test_only_the_load_balancer_answers_the_internet(web, db, lb, internet):
+    for port in (80, 443):
+        assert internet.run(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{LB}/{port}'").rc == 0, port
+    for address in WEB.values():
+        assert internet.run(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{address}/80'").rc != 0, address
+    assert internet.run(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{DB}/5432'").rc != 0
+    # Inside the layout: the load balancer reaches the app hosts, they reach PostgreSQL.
+    for address in WEB.values():
+        assert lb.run(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{address}/80'").rc == 0, address
+    for host in web:
+        assert host.run(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{DB}/5432'").rc == 0
+    # The load balancer is not an app host and holds no database either.
+    assert lb.run(f"timeout 5 bash -c 'exec 3<>/dev/tcp/{DB}/5432'").rc != 0
+
+
+def test_a_code_change_rolls_out_host_by_host_under_load(tmp_path_factory, web, internet, releases):
+    rc, output, load = deploy(tmp_path_factory, "v2", version="2.0.0")
+    assert rc == 0, output[-3000:]
+    assert_no_failures(load)
+    releases["second"] = live_release(web[0])
+    assert releases["second"] != releases["first"]
+    assert_serves(web, internet, releases["second"], "2.0.0")
+    assert load.result["releases"].keys() <= {releases["first"], releases["second"]}, load.result
+    # The image is built once, on the first app host, and shipped to the other.
+    assert task_hosts(output, "Build the app image", "changed") == {"fleet-web1"}
+    assert task_hosts(output, "Load the image", "changed") == {"fleet-web2"}
+    # The release command (the migration) runs once per release.
+    assert task_hosts(output, "Run the release command", "changed") == {"fleet-web1"}
+    # One host at a time: the second switched after the first.
+    switched = [host.file(f"{ROOT}/history").content_string.splitlines()[-1].split()[0] for host in web]
+    assert switched[0] <= switched[1], switched
+
+
+def test_a_refused_release_stops_the_roll_on_the_first_host(tmp_path_factory, web, internet, releases):
+    rc, output, load = deploy(tmp_path_factory, "broken", version="3.0.0", healthz_status=500)
+    assert rc != 0
+    assert "refused" in output
+    assert_no_failures(load)
+    # The second app host was never touched: the roll stopped.
+    assert task_hosts(output, "Identify the release", "ok") == {"fleet-web1"}
+    assert_serves(web, internet, releases["second"], "2.0.0")
+
+
+def test_an_app_host_that_stops_answering_is_taken_out_within_seconds(lb, internet):
+    # Cut off from the private network: its packets go nowhere, as when a
+    # host freezes or loses its link.
+    subprocess.run(["docker", "network", "disconnect", "fleet-net", "fleet-web2"], check=True)
+    try:
+        took = wait_for_status(lb, "fleet-web2", "DOWN")
+        print(f"fleet-web2 taken out after {took:.1f} s")
+        assert took < 10
+        with Load(INTERNET, url=SITE, cafile=CAFILE) as load:
+            time.sleep(5)
+        assert_no_failures(load)
+    finally:
+        subprocess.run(["docker", "network", "connect", "--ip", WEB["fleet-web2"], "fleet-net", "fleet-web2"],
+                       check=True)
+    wait_for_status(lb, "fleet-web2", "UP")
+
+
+def test_rollback_rolls_back_every_app_host_under_load(web, internet, releases):
+    with Load(INTERNET, url=SITE, cafile=CAFILE) as load:
+        rc, output = run_playbook("playbooks/rollback.yml")
+    assert rc == 0, output[-3000:]
+    assert_no_failures(load)
+    assert_serves(web, internet, releases["first"], "1.0.0")
+
+
+def test_status_shows_each_host_release_health_image_and_the_balancer_view(web, releases):
+    rc, output = run_playbook("playbooks/status.yml")
+    assert rc == 0, output[-3000:]
+    assert re.findall(r"changed=(\d+)", output) == ["0"] * 4, output[-3000:]
+    for host, name in zip(web, WEB):
+        image = image_id(host, releases["first"])
+        line = f'"msg": "release {releases["first"]}, health 200, image {image}"'
+        assert re.search(rf"ok: \[{name}\] => \{{\s*{re.escape(line)}", output), output[-3000:]
+        assert re.search(rf"{name} \({WEB[name]}:80\): UP", output), output[-3000:]
