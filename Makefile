@@ -29,7 +29,7 @@ test: lint unit  ## Everything CI runs
 	$(MAKE) --no-print-directory --output-sync=target -j $(TEST_JOBS) vps-suites
 
 # The longest first, so the others fill the gaps.
-LONGEST := redeploy production
+LONGEST := redeploy production fleet
 vps-suites: $(addprefix molecule-,$(LONGEST) $(filter-out $(LONGEST),$(SCENARIOS))) preflight demo-test
 
 .PHONY: $(addprefix molecule-,$(SCENARIOS))

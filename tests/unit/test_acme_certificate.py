@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-MODULE = Path(__file__).resolve().parents[2] / "roles" / "app" / "library" / "acme_certificate.py"
+MODULE = Path(__file__).resolve().parents[2] / "plugins" / "modules" / "acme_certificate.py"
 spec = importlib.util.spec_from_file_location("acme_certificate", MODULE)
 acme = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(acme)
@@ -49,3 +49,13 @@ def test_certbot_is_asked_for_exactly_the_wanted_lineage():
     assert argv[argv.index("--deploy-hook") + 1] == "reload"
     assert argv[argv.index("--eab-kid") + 1] == "kid"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-d"] == WANTED["domains"]
+
+
+def test_certbot_answers_the_challenges_itself_behind_a_load_balancer():
+    argv = acme.certbot_command({
+        **WANTED, "name": "site", "email": "a@example.com", "webroot": None, "standalone_port": 8402,
+        "deploy_hook": "", "eab_kid": "", "config_dir": "/etc/letsencrypt",
+    })
+    assert "--webroot" not in argv
+    i = argv.index("--standalone")
+    assert argv[i:i + 5] == ["--standalone", "--http-01-address", "127.0.0.1", "--http-01-port", "8402"]

@@ -26,7 +26,7 @@ def errors(groups=None, addresses=None, **settings):
 
 
 def test_a_whole_layout_and_a_single_vps_pass():
-    assert errors(app_postgres=True, app_tls="files") == []
+    assert errors(app_postgres=True) == []
     assert layout.fleet_layout_errors({"vps": ["my-vps"], "ungrouped": []}, {}) == []
 
 
@@ -52,10 +52,6 @@ def test_every_host_is_a_vps_with_a_private_ipv4_address():
     assert message == [("vps_private_address of web2 is None: allowed is the IPv4 address the other hosts "
                         "of the layout reach it on (its private network's).")]
     assert errors(addresses={**ADDRESSES, "web2": "web2.internal"})
-
-
-def test_acme_is_refused_on_the_load_balancer_for_now():
-    assert any("app_tls is 'acme'" in e for e in errors(app_tls="acme"))
 
 
 STAT = """# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,addr

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,14 +22,17 @@ DB = "172.30.77.13"
 INTERNET = "fleet-internet"
 NAME = "flask-vps.test"  # the load balancer's address in the test network's DNS
 SITE = f"https://{NAME}/api/client"
-# In the internet container: the site's own certificate (prepare.yml), as its CA.
-CAFILE = "/root/site.crt"
+# In the internet container: pebble's root, which issued the site's
+# certificate (new at every pebble start), as a browser trusts its CA's.
+CAFILE = "/root/acme-root.pem"
 ROOT = "/srv/flaskapp"
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."))
 
 
 def get(host, url):
     """GET from `host` (for the site's name, whatever the address), the answer's JSON."""
-    return json.loads(host.check_output(f"curl -sS -m 10 --fail --cacert {CAFILE} -H 'Host: {NAME}' {url}"))
+    tls = f"--cacert {CAFILE}" if url.startswith("https:") else ""
+    return json.loads(host.check_output(f"curl -sS -m 10 --fail {tls} -H 'Host: {NAME}' {url}"))
 
 
 def live_release(host):
@@ -90,7 +94,8 @@ def deploy(tmp_path_factory, name, **changes):
 def task_hosts(output, task, outcome):
     """Hosts with `outcome` (changed, ok, skipping, fatal) on the task named `task`."""
     section = re.search(rf"TASK \[[^\]]*{re.escape(task)}\][^\n]*\n(.*?)(?=\nTASK |\nPLAY |\Z)", output, re.DOTALL)
-    return set(re.findall(rf"^{outcome}: \[([^\]]+)\]", section.group(1), re.MULTILINE)) if section else set()
+    assert section, f"no task {task!r} in the output"
+    return set(re.findall(rf"^{outcome}: \[([^\]]+)\]", section.group(1), re.MULTILINE))
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +104,11 @@ def releases():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def site_certificate(web):
-    """The site's certificate in the internet container (its trust store) and on the app hosts (for curl's
-    --cacert, unused over plain HTTP there)."""
-    certificate = f"{os.environ['MOLECULE_EPHEMERAL_DIRECTORY']}/tls/site.crt"
-    for container in (INTERNET, *WEB):
-        subprocess.run(["docker", "cp", certificate, f"{container}:{CAFILE}"], check=True)
+def acme_root(internet):
+    """pebble's root in the internet container, fetched over pebble's API."""
+    subprocess.run(["docker", "cp", str(EPHEMERAL / "acme-api-ca.crt"), f"{INTERNET}:/root/acme-api-ca.crt"],
+                   check=True)
+    internet.check_output(f"curl -sS -m 10 --cacert /root/acme-api-ca.crt -o {CAFILE} https://acme:15000/roots/0")
 
 
 def test_the_site_answers_through_the_load_balancer_from_both_app_hosts(web, lb, internet, releases):
@@ -208,6 +212,23 @@ def test_rollback_rolls_back_every_app_host_under_load(web, internet, releases):
     assert rc == 0, output[-3000:]
     assert_no_failures(load)
     assert_serves(web, internet, releases["first"], "1.0.0")
+
+
+def test_the_load_balancer_serves_an_own_certificate_then_the_acme_one_again(internet):
+    own = {"app_tls": "files",
+           "app_tls_certificate": f"{{{{ lookup('file', '{EPHEMERAL}/tls/site.crt') }}}}",
+           "app_tls_certificate_key": f"{{{{ lookup('file', '{EPHEMERAL}/tls/site.key') }}}}"}
+    rc, output = run_playbook("playbooks/deploy.yml", extra_vars=own, args=["--limit", "fleet-lb"])
+    assert rc == 0, output[-3000:]
+    subprocess.run(["docker", "cp", str(EPHEMERAL / "tls" / "site.crt"), f"{INTERNET}:/root/site.crt"], check=True)
+    assert internet.run(f"curl -sS -m 10 --fail --cacert /root/site.crt {SITE}").rc == 0
+    assert internet.run(f"curl -sS -m 10 --cacert {CAFILE} {SITE}").rc != 0
+    # Back to ACME: the certificate certbot already has, no new one.
+    rc, output = run_playbook("playbooks/deploy.yml", args=["--limit", "fleet-lb"])
+    assert rc == 0, output[-3000:]
+    assert task_hosts(output, "Obtain the certificate when the names, the CA or the key type change", "ok") == {"fleet-lb"}
+    assert get(internet, SITE)["scheme"] == "https"
+    assert internet.run(f"curl -sS -m 10 --cacert /root/site.crt {SITE}").rc != 0
 
 
 def test_status_shows_each_host_release_health_image_and_the_balancer_view(web, releases):

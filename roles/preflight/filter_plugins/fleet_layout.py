@@ -1,9 +1,9 @@
 """Preflight's check of the multi-host layout: the inventory groups `web`
 (app hosts), `lb` (the load balancer) and `db` (PostgreSQL), in words.
 
-`fleet_layout_errors(groups, addresses, app_tls, app_postgres)` takes the
+`fleet_layout_errors(groups, addresses, app_postgres)` takes the
 inventory's groups, each host's vps_private_address (host -> value, None
-when unset) and two settings, and returns one message per problem.
+when unset) and app_postgres, and returns one message per problem.
 """
 
 import ipaddress
@@ -11,7 +11,7 @@ import ipaddress
 FLEET_GROUPS = ("web", "lb", "db")
 
 
-def fleet_layout_errors(groups, addresses, app_tls="none", app_postgres=False):
+def fleet_layout_errors(groups, addresses, app_postgres=False):
     web, lb, db = ([h for h in groups.get(name) or []] for name in FLEET_GROUPS)
     if not (web or lb or db):
         return []  # one VPS (or several whole stacks): nothing to check
@@ -43,9 +43,6 @@ def fleet_layout_errors(groups, addresses, app_tls="none", app_postgres=False):
         except ValueError:
             errors.append(f"vps_private_address of {host} is {address!r}: allowed is the IPv4 address the "
                           "other hosts of the layout reach it on (its private network's).")
-    if app_tls == "acme" and web:
-        errors.append("app_tls is 'acme': the multi-host layout's load balancer takes its own "
-                      "certificate files (app_tls: files) or none; ACME there is not available yet.")
     return errors
 
 

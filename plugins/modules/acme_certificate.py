@@ -43,6 +43,11 @@ options:
   webroot:
     description: Directory whose .well-known/acme-challenge/ nginx serves on port 80.
     type: path
+  standalone_port:
+    description: >-
+      Instead of a webroot, certbot answers the challenges itself on 127.0.0.1 at this port, to which
+      the load balancer passes /.well-known/acme-challenge/ (HAProxy serves no files).
+    type: int
   deploy_hook:
     description: Command certbot runs after each new certificate (reloads nginx).
     type: str
@@ -141,7 +146,8 @@ def certbot_command(params):
         "certbot", "certonly", "--non-interactive", "--agree-tos", "--no-eff-email",
         "--cert-name", params["name"], "--server", params["server"],
         "--key-type", params["key_type"],
-        "--webroot", "--webroot-path", params["webroot"],
+        *(["--standalone", "--http-01-address", "127.0.0.1", "--http-01-port", str(params["standalone_port"])]
+          if params.get("standalone_port") else ["--webroot", "--webroot-path", params["webroot"]]),
         "--config-dir", params["config_dir"],
         # Only called when the lineage must change: never "not yet due".
         "--force-renewal",
@@ -165,13 +171,15 @@ def main():
             "email": {"type": "str", "default": ""},
             "key_type": {"type": "str", "default": "ecdsa", "choices": ["ecdsa", "rsa"]},
             "webroot": {"type": "path"},
+            "standalone_port": {"type": "int"},
             "deploy_hook": {"type": "str", "default": ""},
             "eab_kid": {"type": "str", "default": ""},
             "eab_hmac_key": {"type": "str", "default": "", "no_log": True},
             "config_dir": {"type": "path", "default": "/etc/letsencrypt"},
             "obtain": {"type": "bool", "default": True},
         },
-        required_if=[("obtain", True, ["webroot"])],
+        required_if=[("obtain", True, ["webroot", "standalone_port"], True)],
+        mutually_exclusive=[("webroot", "standalone_port")],
         supports_check_mode=True,
     )
     params = module.params
