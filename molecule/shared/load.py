@@ -37,3 +37,12 @@ class Load:
         assert self.process.returncode == 0, err
         self.result = json.loads(out)
         return False
+
+
+def assert_no_failures(load):
+    """A load that ran long enough saw only 2xx answers and no connection errors."""
+    result = load.result
+    print("load:", result)
+    assert result["requests"] > 50, result
+    assert result["non_2xx"] == 0, result
+    assert result["errors"] == 0, result

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from load import Load
+from load import Load, assert_no_failures
 from stack import make_app, run_playbook
 
 LB = "172.30.77.10"
@@ -64,14 +64,6 @@ def wait_for_status(lb, name, status, timeout=30):
             return time.monotonic() - started
         time.sleep(0.2)
     raise AssertionError(f"{name} not {status} after {timeout} s: {balancer(lb)}")
-
-
-def assert_no_failures(load):
-    result = load.result
-    print("load:", result)
-    assert result["requests"] > 50, result
-    assert result["non_2xx"] == 0, result
-    assert result["errors"] == 0, result
 
 
 def assert_serves(web, internet, release, version):

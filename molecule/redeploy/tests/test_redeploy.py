@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from load import Load
+from load import Load, assert_no_failures
 from stack import finish_playbook, make_app, recap, run_playbook, start_playbook
 
 CONTAINER = "redeploy-vps"
@@ -49,14 +49,6 @@ def assert_serves(host, release, version):
 
 def secret(host, release):
     return host.check_output(f"docker exec flaskapp-app-{release} cat /run/secrets/secret_key")
-
-
-def assert_no_failures(load):
-    result = load.result
-    print("load:", result)
-    assert result["requests"] > 50, result
-    assert result["non_2xx"] == 0, result
-    assert result["errors"] == 0, result
 
 
 def deploy(tmp_path_factory, name, extra=None, **changes):
