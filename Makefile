@@ -29,7 +29,9 @@ test: lint unit  ## Everything CI runs
 	$(MAKE) --no-print-directory --output-sync=target -j $(TEST_JOBS) vps-suites
 
 # The longest first, so the others fill the gaps.
-LONGEST := redeploy production fleet
+LONGEST := production redeploy fleet
+# Each suite says how long it took (when it ends, pass or fail).
+TIMED = @start=$$(date +%s); trap 'echo "$@: $$(( $$(date +%s) - start )) s"' EXIT;
 vps-suites: $(addprefix molecule-,$(LONGEST) $(filter-out $(LONGEST),$(SCENARIOS))) preflight demo-test
 
 .PHONY: $(addprefix molecule-,$(SCENARIOS))
@@ -46,16 +48,16 @@ unit: venv restic
 # These run real VPS containers: they need the engine and the images.
 # Bad inputs against Debian 12 and 13:
 preflight: venv images
-	pytest -q -p no:cacheprovider tests/preflight
+	$(TIMED) pytest -q -p no:cacheprovider tests/preflight
 
 # `make demo` from nothing, on its own container and ports:
 demo-test: venv images
-	pytest -q -p no:cacheprovider tests/demo
+	$(TIMED) pytest -q -p no:cacheprovider tests/demo
 
 molecule: $(addprefix molecule-,$(SCENARIOS))
 
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
-	molecule test -s $*
+	$(TIMED) molecule test -s $*
 
 # Performance figures into docs/performance.md and .png (not part of make
 # test). BENCH_REPEAT (3), BENCH_ONLY (runs,serving,push,fleet), BENCH_FILES.

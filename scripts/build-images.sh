@@ -5,6 +5,8 @@
 #   flask-vps/nginx:1.26          stand-in for the official nginx image
 #   flask-vps/postgres:17         stand-in for the official postgres:17
 #   flask-vps/acme:pebble         pebble, the ACME CA of the HTTPS tests
+#   flask-vps/registry:2          Debian's docker-registry, for app_registry's tests
+#   flask-vps/backup-rest:0.13    restic's REST server, a backup server of the tests
 # The three stand-ins are also saved as archives under .cache/images/ so the app
 # role can ship them to the VPS (app_image_archives), as on an air-gapped host.
 # Each base comes from the official debian:<codename> image when it can be
@@ -81,6 +83,10 @@ build flask-vps/nginx:1.26 "$here/molecule/images/nginx" BASE=flask-vps/debian:1
 build flask-vps/postgres:17 "$here/molecule/images/postgres" BASE=flask-vps/debian:13
 # The ACME CA of the HTTPS tests.
 build flask-vps/acme:pebble "$here/molecule/images/acme" BASE=flask-vps/debian:13
+# The image registry of the multi-host tests.
+build flask-vps/registry:2 "$here/molecule/images/registry" BASE=flask-vps/debian:13
+# The backup server of the multi-host tests.
+build flask-vps/backup-rest:0.13 "$here/molecule/images/backup-rest" BASE=flask-vps/debian:13
 
 for image in flask-vps/python:3.13-slim flask-vps/nginx:1.26 flask-vps/postgres:17; do
   archive="$cache/$(echo "$image" | tr '/:' '__').tar.gz"

@@ -11,13 +11,17 @@ LOADGEN = Path(__file__).with_name("loadgen.py")
 
 class Load:
     """A bounded load generator running inside `container` for the length of
-    a `with` block; `.result` holds its counts afterwards."""
+    a `with` block; `.result` holds its counts afterwards. Two clients, each
+    a request every 50 ms or so, probe the site continuously without taking
+    the CPU the deploy under test needs (the benchmarks ask for more)."""
 
-    def __init__(self, container, url="http://127.0.0.1/api/client", clients=4, max_seconds=600, cafile=None):
+    def __init__(self, container, url="http://127.0.0.1/api/client", clients=2, max_seconds=600, cafile=None,
+                 host_header=None):
         self.argv = [
             "docker", "exec", "-i", container, "python3", "-c", LOADGEN.read_text(),
             "--url", url, "--clients", str(clients), "--max-seconds", str(max_seconds),
             *(["--cafile", cafile] if cafile else []),
+            *(["--host-header", host_header] if host_header else []),
         ]
         self.result = None
 

@@ -28,6 +28,7 @@ def main():
     parser.add_argument("--pause", type=float, default=0.05, help="seconds between a client's requests")
     parser.add_argument("--timeout", type=float, default=10)
     parser.add_argument("--cafile", help="CA certificates that verify an https URL")
+    parser.add_argument("--host-header", help="the Host header, when not the URL's host (a site's name)")
     args = parser.parse_args()
     url = urllib.parse.urlsplit(args.url)
     path = url.path or "/"
@@ -40,6 +41,7 @@ def main():
     releases = collections.Counter()
     serials = collections.Counter()
     tls = ssl.create_default_context(cafile=args.cafile) if url.scheme == "https" else None
+    headers = {"Connection": "close", **({"Host": args.host_header} if args.host_header else {})}
     first_failures = []
     last = {}  # when the last success and the last failure happened
 
@@ -51,7 +53,7 @@ def main():
                     conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=args.timeout, context=tls)
                 else:
                     conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout)
-                conn.request("GET", path, headers={"Connection": "close"})
+                conn.request("GET", path, headers=headers)
                 serial = conn.sock.getpeercert()["serialNumber"] if tls else None
                 response = conn.getresponse()
                 body = response.read()

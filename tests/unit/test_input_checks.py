@@ -31,7 +31,8 @@ BACKUP = {"backup_enabled": True, "backup_repository": "/var/backups/flaskapp", 
 def test_every_checked_variable_is_a_role_variable():
     named = (checks.PORTS + checks.MEMORY_LIMITS + checks.SERVER_NAMES + checks.DURATIONS
              + checks.NGINX_SIZES + checks.NGINX_TIMES + checks.POSTGRES_IDENTIFIERS
-             + checks.BACKUP_RETENTION + checks.BACKUP_SETTINGS)
+             + checks.BACKUP_RETENTION + checks.BACKUP_SETTINGS
+             + checks.REGISTRY_SETTINGS)
     assert set(named) <= ROLE_VARIABLES, set(named) - ROLE_VARIABLES
 
 
@@ -95,6 +96,13 @@ def test_the_defaults_pass():
     ({"backup_keep_monthly": -1}, "backup_keep_monthly=-1 is not allowed"),
     ({"backup_keep_weekly": "four"}, 'backup_keep_weekly="four" is not allowed'),
     ({"backup_keep_weekly": "4"}, None),
+    ({"app_registry": "registry.example.com:5000/team/flaskapp"}, None),
+    ({"app_registry": "you/flaskapp"}, None),
+    ({"app_registry": "registry:5000/flaskapp", "app_registry_username": "ci", "app_registry_password": "s"}, None),
+    ({"app_registry": "registry.example.com/Team/App"}, "is not a registry repository"),
+    ({"app_registry": "registry.example.com/flaskapp:1.0"}, "is not a registry repository"),
+    ({"app_registry": "https://registry.example.com/flaskapp"}, "is not a registry repository"),
+    ({"app_registry": "r/a", "app_registry_username": "ci"}, "app_registry_username and app_registry_password go"),
 ])
 def test_each_value(change, words):
     errors = checks.input_errors({**DEFAULTS, **change}, APP_SRC)

@@ -116,6 +116,12 @@ def test_the_site_answers_through_the_load_balancer_from_both_app_hosts(web, lb,
     assert all(after[name][1] >= before[name][1] + 3 for name in WEB), (before, after)
 
 
+def test_the_load_balancer_runs_haproxy_and_no_docker(lb):
+    assert lb.service("haproxy").is_running
+    assert not lb.exists("dockerd")
+    assert not lb.package("docker.io").is_installed
+
+
 def test_the_load_balancer_terminates_tls_and_redirects_plain_http(internet):
     head = internet.check_output(f"curl -sS -m 10 -D- -o /dev/null http://{NAME}/api/client?x=1")
     assert head.startswith("HTTP/1.1 301"), head

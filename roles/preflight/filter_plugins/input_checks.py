@@ -54,6 +54,12 @@ HOST_NAME = re.compile(rf"^(\*\.)?({LABEL}\.)*{LABEL}\.?$")
 MEMORY = re.compile(r"^([0-9]+)([bkmgBKMG]|[kmgKMG][bB])?$")
 UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 
+# A registry repository: [host[:port]/]path, Docker's reference grammar
+# without tag or digest (the release id is the tag).
+REGISTRY_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REGISTRY_REPOSITORY = re.compile(
+    rf"^(?:{LABEL}(?:\.{LABEL})*(?::[0-9]+)?/)?{REGISTRY_COMPONENT}(?:/{REGISTRY_COMPONENT})*$")
+REGISTRY_SETTINGS = ["app_registry", "app_registry_username", "app_registry_password"]
 
 def show(value):
     """A value as the inventory would write it: strings quoted, numbers bare."""
@@ -283,6 +289,19 @@ def _backups(settings):
     return errors
 
 
+def _registry(settings):
+    registry = str(settings.get("app_registry") or "")
+    errors = []
+    if registry and (not REGISTRY_REPOSITORY.match(registry) or len(registry) > 255):
+        errors.append(f"app_registry={show(registry)} is not a registry repository: allowed is host[:port]/path "
+                      "in lower case, without a tag (registry.example.com/team/flaskapp), or empty to ship "
+                      "images through the controller.")
+    if bool(settings.get("app_registry_username")) != bool(settings.get("app_registry_password")):
+        errors.append("app_registry_username and app_registry_password go together: allowed are both (the "
+                      "password from the vault) or neither, for a registry that wants no login.")
+    return errors
+
+
 def _key_blob(line):
     """The base64 part of an OpenSSH public key line, whatever its options and comment."""
     fields = str(line).split()
@@ -325,7 +344,7 @@ def input_errors(settings, app_src=None):
     """Every problem with the inventory's values, as messages."""
     return (_ports(settings) + _memory(settings) + _server_names(settings)
             + _app_settings(settings, app_src) + _data_dir(settings) + _accessories(settings)
-            + _backups(settings))
+            + _backups(settings) + _registry(settings))
 
 
 class FilterModule:
