@@ -7,10 +7,9 @@ import json
 import shlex
 import subprocess
 
-from test_fleet import (
+from fleet import (
     CAFILE,
     NAME,
-    acme_root,  # noqa: F401 -- autouse: pebble's root in the internet container
 )
 
 from stack import run_playbook

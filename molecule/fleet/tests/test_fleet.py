@@ -5,74 +5,32 @@ status playbook, and the firewall between the hosts. Requests come from the
 "internet" container; each host is checked through `docker exec`."""
 
 import json
-import os
 import re
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from fleet import (
+    CAFILE,
+    DB,
+    EPHEMERAL,
+    INTERNET,
+    LB,
+    NAME,
+    ROOT,
+    SITE,
+    WEB,
+    assert_serves,
+    balancer,
+    get,
+    image_id,
+    live_release,
+    task_hosts,
+    wait_for_status,
+)
 
 from load import Load, assert_no_failures
 from stack import make_app, run_playbook
-
-LB = "172.30.77.10"
-WEB = {"fleet-web1": "172.30.77.11", "fleet-web2": "172.30.77.12"}
-DB = "172.30.77.13"
-INTERNET = "fleet-internet"
-NAME = "flask-vps.test"  # the load balancer's address in the test network's DNS
-SITE = f"https://{NAME}/api/client"
-# In the internet container: pebble's root, which issued the site's
-# certificate (new at every pebble start), as a browser trusts its CA's.
-CAFILE = "/root/acme-root.pem"
-ROOT = "/srv/flaskapp"
-EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."))
-
-
-def get(host, url):
-    """GET from `host` (for the site's name, whatever the address), the answer's JSON."""
-    tls = f"--cacert {CAFILE}" if url.startswith("https:") else ""
-    return json.loads(host.check_output(f"curl -sS -m 10 --fail {tls} -H 'Host: {NAME}' {url}"))
-
-
-def live_release(host):
-    return host.file(f"{ROOT}/history").content_string.splitlines()[-1].split()[2]
-
-
-def image_id(host, release):
-    return host.check_output(f"docker image inspect --format '{{{{.Id}}}}' flaskapp-app:{release}")
-
-
-def balancer(lb):
-    """HAProxy's view of the app hosts: {name: (status, total requests)}."""
-    stat = lb.check_output("echo 'show stat app 4 -1' | socat stdio /run/haproxy/admin.sock")
-    header, *rows = stat.lstrip("# ").splitlines()
-    fields = header.split(",")
-    servers = {}
-    for row in rows:
-        values = dict(zip(fields, row.split(",")))
-        if values.get("svname") in WEB:
-            servers[values["svname"]] = (values["status"], int(values["stot"]))
-    return servers
-
-
-def wait_for_status(lb, name, status, timeout=30):
-    """Seconds until HAProxy shows `name` in `status`."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if balancer(lb)[name][0] == status:
-            return time.monotonic() - started
-        time.sleep(0.2)
-    raise AssertionError(f"{name} not {status} after {timeout} s: {balancer(lb)}")
-
-
-def assert_serves(web, internet, release, version):
-    """Every app host is live on `release`, with the same image, and the site answers with it."""
-    assert [live_release(host) for host in web] == [release] * len(web)
-    assert len({image_id(host, release) for host in web}) == 1
-    for _ in range(4):
-        body = get(internet, SITE)
-        assert (body["release"], body["version"]) == (release, version), body
 
 
 def deploy(tmp_path_factory, name, **changes):
@@ -83,24 +41,9 @@ def deploy(tmp_path_factory, name, **changes):
     return rc, output, load
 
 
-def task_hosts(output, task, outcome):
-    """Hosts with `outcome` (changed, ok, skipping, fatal) on the task named `task`."""
-    section = re.search(rf"TASK \[[^\]]*{re.escape(task)}\][^\n]*\n(.*?)(?=\nTASK |\nPLAY |\Z)", output, re.DOTALL)
-    assert section, f"no task {task!r} in the output"
-    return set(re.findall(rf"^{outcome}: \[([^\]]+)\]", section.group(1), re.MULTILINE))
-
-
 @pytest.fixture(scope="module")
 def releases():
     return {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def acme_root(internet):
-    """pebble's root in the internet container, fetched over pebble's API."""
-    subprocess.run(["docker", "cp", str(EPHEMERAL / "acme-api-ca.crt"), f"{INTERNET}:/root/acme-api-ca.crt"],
-                   check=True)
-    internet.check_output(f"curl -sS -m 10 --cacert /root/acme-api-ca.crt -o {CAFILE} https://acme:15000/roots/0")
 
 
 def test_the_site_answers_through_the_load_balancer_from_both_app_hosts(web, lb, internet, releases):

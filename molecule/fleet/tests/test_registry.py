@@ -9,8 +9,7 @@ import re
 import subprocess
 
 import pytest
-from test_fleet import (
-    acme_root,  # noqa: F401 -- autouse: pebble's root in the internet container
+from fleet import (
     assert_serves,
     image_id,
     live_release,
