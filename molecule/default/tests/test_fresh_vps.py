@@ -1,4 +1,7 @@
-"""What a user of the default deployment sees on a fresh Debian 13 VPS."""
+"""What a user of the default deployment sees on a fresh Debian 13 VPS.
+
+Runs before test_redeploy.py (pytest takes the files in name order), on the
+VPS as converge left it, and leaves it that way."""
 
 import re
 import uuid
