@@ -13,6 +13,7 @@ Each case records the target's state before and after the run.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -210,6 +211,17 @@ class Run:
 
     def __repr__(self):
         return f"<ansible-playbook rc={self.rc}>\n{self.output[-6000:]}"
+
+    @property
+    def failed_task(self):
+        """The task the run stopped at, without its role's name: the last one
+        it started, if a host failed there (None otherwise)."""
+        tasks = re.findall(r"^TASK \[(?:[\w.-]+ : )?(.*)\] \*+$", self.output, re.MULTILINE)
+        last = self.output.rfind("\nTASK [")
+        if not tasks or not re.search(r"^(fatal|failed): ", self.output[last:], re.MULTILINE):
+            return None
+        # The check Ansible adds as a role starts also carries the role's description.
+        return re.sub(r"^(Validating arguments against arg spec '[^']*') - .*", r"\1", tasks[-1])
 
 
 @pytest.fixture(scope="session")
