@@ -1,20 +1,29 @@
 """Backups in the multi-host layout: playbooks/backup.yml backs up PostgreSQL
 on the db host and each app host's data directory, each host into its own
-repository on the backup server (restic's REST server, a login per host).
-Runs first, on the first release."""
+repository on the backup server (restic's REST server, a login per host);
+playbooks/restore.yml puts them all back together, or refuses before any
+change. Runs first, on the first release."""
 
 import json
 import shlex
 import subprocess
 
+import pytest
 from fleet import (
     CAFILE,
     NAME,
+    ROOT,
+    SITE,
+    WEB,
+    get,
+    live_release,
+    wait_for_status,
 )
 
 from stack import run_playbook
 
 DUMP = "/var/lib/flaskapp-backup/staging/postgres.dump"
+DATA = f"{ROOT}/data"
 
 
 def write_note(internet, text):
@@ -25,11 +34,42 @@ def write_note(internet, text):
     return json.loads(out)["id"]
 
 
-def test_each_host_backs_up_into_its_own_repository_and_the_db_host_holds_the_notes(web, db, internet):
+def read_note(internet, note_id):
+    """The note's text, read through the load balancer; None when there is no such note."""
+    out = internet.check_output(f"curl -sS -m 10 --cacert {CAFILE} https://{NAME}/api/notes/{note_id}")
+    return json.loads(out).get("text")
+
+
+def write_file(host, name):
+    """A file of random bytes in the app host's data directory."""
+    host.check_output(f"head -c 65536 /dev/urandom > {DATA}/{name}")
+
+
+def data_files(host):
+    """sha256 of the files write_file wrote."""
+    return host.check_output(f"cd {DATA} && find . -name 'restore-*' | sort | xargs -r sha256sum")
+
+
+def started(host):
+    """When the live release's container started."""
+    return host.check_output(f"docker inspect --format '{{{{.State.StartedAt}}}}' flaskapp-app-{live_release(host)}")
+
+
+@pytest.fixture(scope="module")
+def backup(web, db, internet):
+    """A note written through the site and a file on each app host, then
+    playbooks/backup.yml; returns (note text, note id, output, {host: files})."""
     note = "kept by the db host's backup"
-    write_note(internet, note)
+    note_id = write_note(internet, note)
+    for host in web:
+        write_file(host, "restore-before.bin")
     rc, output = run_playbook("playbooks/backup.yml")
     assert rc == 0, output[-3000:]
+    return note, note_id, output, {name: data_files(host) for name, host in zip(WEB, web)}
+
+
+def test_each_host_backs_up_into_its_own_repository_and_the_db_host_holds_the_notes(web, db, backup):
+    note, _, output, _ = backup
     hosts = {"fleet-db": db, "fleet-web1": web[0], "fleet-web2": web[1]}
     for name, host in hosts.items():
         snapshot = json.loads(host.check_output("flaskapp-backup status"))["snapshot"]
@@ -45,3 +85,46 @@ def test_each_host_backs_up_into_its_own_repository_and_the_db_host_holds_the_no
     assert note in rows
     for host in web:
         assert host.run(f"flaskapp-backup restic dump latest {DUMP}").rc != 0
+
+
+def test_a_restore_that_one_host_cannot_stage_changes_nothing_on_any_host(web, internet, backup):
+    before = [(started(host), data_files(host)) for host in web]
+    # One id for every host's repository: refused, names are per host.
+    rc, output = run_playbook("playbooks/restore.yml", extra_vars={"snapshot": "0123abcd"})
+    assert rc != 0
+    assert "a snapshot is named per host" in output, output[-3000:]
+    # fleet-web2 has no such snapshot: the others have fetched theirs, and
+    # stop there.
+    rc, output = run_playbook("playbooks/restore.yml", extra_vars={"snapshot": {"fleet-web2": "0123abcd"}})
+    assert rc != 0
+    assert "snapshot 0123abcd is not in the repository rest:http://fleet-web2:***@backup:8000" in output, output[-3000:]
+    assert "Restore refused: fleet-web2 failed before the restore" in output, output[-3000:]
+    assert [(started(host), data_files(host)) for host in web] == before
+    for host in web:
+        assert not host.file(f"{ROOT}/deploy.lock").exists
+    assert read_note(internet, backup[1]) == backup[0]
+
+
+def test_the_restore_brings_back_every_host_s_snapshot_and_both_app_hosts_serve_again(web, db, lb, internet, backup):
+    note, note_id, _, files = backup
+    later_id = write_note(internet, "written after the backup")
+    for host in web:
+        write_file(host, "restore-after.bin")
+    snapshots = {host: json.loads(host.check_output("flaskapp-backup status"))["snapshot"] for host in (db, *web)}
+    rc, output = run_playbook("playbooks/restore.yml")
+    assert rc == 0, output[-3000:]
+    for snapshot in snapshots.values():
+        assert f"Restoring snapshot {snapshot[:8]} of flaskapp" in output, output[-3000:]
+    for name, host in zip(WEB, web):
+        assert data_files(host) == files[name]
+        assert not host.file(f"{DATA}/restore-after.bin").exists
+        assert not host.file(f"{ROOT}/deploy.lock").exists
+        assert host.service("flaskapp-watchdog.timer").is_running
+        wait_for_status(lb, name, "UP")
+    assert read_note(internet, note_id) == note
+    assert read_note(internet, later_id) is None
+    # Each app host answers the load balancer, and the site answers through it.
+    for address in WEB.values():
+        assert get(lb, f"http://{address}/api/client")
+    for _ in range(4):
+        assert get(internet, SITE)
