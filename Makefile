@@ -25,8 +25,10 @@ SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule
 # checks), not computing.
 TEST_JOBS ?= 3
 
-test: lint unit  ## Everything CI runs
-	$(MAKE) --no-print-directory --output-sync=target -j $(TEST_JOBS) vps-suites
+# The virtualenv, Docker and the images are made side by side, lint and unit
+# tests run while the images build, then give their slots to the VPS suites.
+test:  ## Everything CI runs
+	$(MAKE) --no-print-directory --output-sync=target -j $(TEST_JOBS) lint unit vps-suites
 
 # The longest first, so the others fill the gaps; the preflight suite next
 # (about 100 short runs one after another), so it does not end the run alone.
@@ -78,10 +80,11 @@ $(VENV)/.installed: requirements.txt requirements.yml
 docker:
 	scripts/ensure-docker.sh
 
-# The backup script's unit tests run the real restic.
-restic:
+# The backup script's unit tests run the real restic. (One apt-get at a time:
+# after Docker's, before the images'.)
+restic: docker
 	scripts/ensure-restic.sh
 
-images: docker
+images: docker restic
 	scripts/build-images.sh 13 12
 	scripts/docker-ce-standin.sh

@@ -1,6 +1,7 @@
 """ansible.cfg's strategy: Mitogen's linear strategy, or Ansible's own linear
 strategy with a warning when the mitogen package is missing."""
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,9 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 PLAY = "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: 'true'\n      changed_when: false\n"
 
 
-def run_play(tmp_path, env_extra=None):
+def run_play(tmp_path, env_extra=None, play=PLAY):
     playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAY)
+    playbook.write_text(play)
     env = {"PATH": str(ANSIBLE_PLAYBOOK.parent) + ":/usr/bin:/bin", "ANSIBLE_CONFIG": str(PROJECT / "ansible.cfg"),
            "ANSIBLE_NOCOLOR": "1", **(env_extra or {})}
     return subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook)],
@@ -31,6 +32,24 @@ def test_a_run_with_mitogen_warns_about_nothing(tmp_path):
     done = run_play(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "mitogen is not installed" not in done.stdout + done.stderr
+
+
+def test_a_collection_module_runs_with_the_collections_listed_once(tmp_path):
+    """The strategy lists the installed collections once per run instead of in
+    each task's worker, through a hook of Mitogen's planner that must still
+    exist; a collection's module that imports its collection's module_utils
+    still runs."""
+    import ansible_mitogen.planner
+
+    assert callable(ansible_mitogen.planner._load_collections)
+    (tmp_path / "notes.txt.gz").write_bytes(gzip.compress(b"kept"))
+    # A module that imports its collection's module_utils on the target.
+    play = PLAY.replace("ansible.builtin.command: 'true'\n      changed_when: false",
+                        f"community.general.decompress: {{src: {tmp_path}/notes.txt.gz}}")
+    done = run_play(tmp_path, play=play)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "changed=1" in done.stdout, done.stdout
+    assert (tmp_path / "notes.txt").read_bytes() == b"kept"
 
 
 def test_without_mitogen_the_run_warns_and_uses_ansibles_linear_strategy(tmp_path):
