@@ -407,21 +407,22 @@ def assert_unchanged(before, after, name):
         pytest.fail(f"{name} changed during the run:\n{snapshot_diff(before, after)}")
 
 
+def early_refusal_problems(run):
+    """What keeps a run from being refused before any role changed the VPS."""
+    problems = ["ansible-playbook succeeded"] if run.rc == 0 else []
+    return problems + [f"{text!r} in the output" for text in ("Traceback", "TASK [docker", "TASK [app")
+                       if text in run.output]
+
+
 def assert_refused_before_changes(run):
-    assert run.rc != 0, run
-    assert "Traceback" not in run.output, run
-    assert "TASK [docker" not in run.output, run
-    assert "TASK [app" not in run.output, run
+    problems = early_refusal_problems(run)
+    assert not problems, (problems, run)
 
 
 def refusal_problems(case, run, before, after):
     """What keeps a run from showing this case refused before any change:
     nothing, or the failed checks."""
-    problems = []
-    if run.rc == 0:
-        problems.append("ansible-playbook succeeded")
-    problems += [f"{text!r} in the output" for text in ("Traceback", "TASK [docker", "TASK [app")
-                 if text in run.output]
+    problems = early_refusal_problems(run)
     if run.failed_task != case.gate:
         problems.append(f"the failing task is {run.failed_task!r}, not {case.gate!r}")
     problems += [f"{text!r} missing from the output" for text in case.expected if text not in run.output]
@@ -481,6 +482,26 @@ BATCHES = plan_batches(BAD)
 BATCH_OF = {case.id: key for key, members in BATCHES.items() for case in members}
 
 
+def observed_run(targets, run_playbook, inventory, extra_vars, hooks=None):
+    """One ansible-playbook run against the inventory's target, between the
+    hooks' setup and teardown: (run, before, after), the target's snapshots
+    around it. A target the run changed is reset for the cases after."""
+    target = targets[inventory]
+    setup, teardown = hooks or (None, None)
+    if setup:
+        setup(target)
+    try:
+        before = target.snapshot()
+        run = run_playbook(inventory, extra_vars)
+        after = target.snapshot()
+    finally:
+        if teardown:
+            teardown(target)
+    if run.rc == 0 or before != after:
+        target.reset()
+    return run, before, after
+
+
 class BatchFallback(UserWarning):
     """A batched case that its batch's run did not satisfy, so it ran alone."""
 
@@ -494,14 +515,8 @@ def batch_run(targets, run_playbook, apps):
     def run(key):
         if key not in done:
             members = BATCHES[key]
-            target = targets[members[0].inventory]
-            before = target.snapshot()
-            result = run_playbook(members[0].inventory,
-                                  [value for case in members for value in expand(case.extra_vars, apps)])
-            after = target.snapshot()
-            if result.rc == 0 or before != after:
-                target.reset()  # keep the next cases' target clean
-            done[key] = (result, before, after)
+            done[key] = observed_run(targets, run_playbook, members[0].inventory,
+                                     [value for case in members for value in expand(case.extra_vars, apps)])
         return done[key]
 
     return run
@@ -517,19 +532,8 @@ def test_bad_input_is_refused_before_any_change(targets, run_playbook, apps, bat
         summary = "; ".join(problem.splitlines()[0] for problem in problems)
         warnings.warn(BatchFallback(f"{case.id} ran alone: in the batch {batch!r}, {summary}"))
     # A run of its own: unbatched, or its batch did not show it refused.
-    target = targets[case.inventory]
-    setup, teardown = case.hooks or (None, None)
-    if setup:
-        setup(target)
-    try:
-        before = target.snapshot()
-        run = run_playbook(case.inventory, expand(case.extra_vars, apps))
-        after = target.snapshot()
-    finally:
-        if teardown:
-            teardown(target)
-    if run.rc == 0 or before != after:
-        target.reset()  # keep the next cases' target clean
+    run, before, after = observed_run(targets, run_playbook, case.inventory, expand(case.extra_vars, apps),
+                                      case.hooks)
     problems = refusal_problems(case, run, before, after)
     if problems:
         pytest.fail("\n".join([*problems, repr(run)]))
