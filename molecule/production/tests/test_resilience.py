@@ -1,5 +1,6 @@
 """Restarts end with the site serving again within 60 s, with nothing lost."""
 
+import re
 import subprocess
 import time
 
@@ -62,8 +63,29 @@ def test_app_killed(vps, internet, before):
         time.sleep(1)
     else:
         pytest.fail("the app was not healthy again within 60 s after the reboot")
+    # While every container runs, the watchdog only looks (its condition,
+    # one docker inspect): no docker compose run.
+    since = vps.check_output("date +%s")
+    for _ in range(40):
+        log = watchdog_log(vps, since)
+        if "Skipped due to 'exec-condition'" in log:
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"the watchdog did not check the stack within 40 s:\n{log}")
+    assert "Container" not in log, log
+    killed = vps.check_output("date +%s")
     start = time.monotonic()
     vps.check_output(f"docker kill {LIVE_APP}")
     assert curl(internet, "/healthz")[1] != 200  # really down
     assert wait_serving(internet, start) < 60
     assert state(vps) == before
+    # The watchdog's docker compose started it again (Docker's restart policy
+    # leaves a killed container alone).
+    log = watchdog_log(vps, killed)
+    assert re.search(rf"Container {LIVE_APP}\s+Started", log), log
+
+
+def watchdog_log(vps, since):
+    """The stack watchdog's journal since `since` (seconds since the epoch)."""
+    return vps.check_output(f"journalctl --unit flaskapp-watchdog.service --since @{since} --no-pager --output cat")
