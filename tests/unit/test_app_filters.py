@@ -49,6 +49,15 @@ def test_docker_bytes_rejects_what_docker_would():
         filters.docker_bytes("10MB!")
 
 
+def test_duration_seconds_reads_what_preflight_allows():
+    assert filters.duration_seconds("3s") == 3
+    assert filters.duration_seconds("1m30s") == 90
+    assert filters.duration_seconds("1h") == 3600
+    for bad in ("", "500ms", "5"):
+        with pytest.raises(ValueError):
+            filters.duration_seconds(bad)
+
+
 def test_compose_escape_keeps_dollars_literal():
     assert filters.compose_escape("pa$word") == "pa$$word"
     assert filters.compose_escape(5) == "5"

@@ -36,6 +36,16 @@ def gunicorn_workers(configured, cores, memory_limit):
     return max(1, min(by_cores, by_memory))
 
 
+def duration_seconds(duration):
+    """A health-check duration as preflight allows it ("3s", "1m30s", "1h")
+    in seconds."""
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", str(duration))
+    if not match or not str(duration):
+        raise ValueError(f"not a health-check duration: {duration!r}")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def compose_escape(value):
     """A literal value for a Compose file: `$` would start an interpolation.
     A list (a command's arguments) is escaped item by item."""
@@ -134,6 +144,7 @@ class FilterModule:
             "app_release_id": release_id,
             "app_gunicorn_workers": gunicorn_workers,
             "app_compose_escape": compose_escape,
+            "app_duration_seconds": duration_seconds,
             "app_refusal": refusal,
             "app_failed_worker": failed_worker,
             "app_healthcheck_test": healthcheck_test,
