@@ -782,7 +782,8 @@ def report(results):
         "",
         "Stock settings: `ANSIBLE_CONFIG` names a file holding only `roles_path`;",
         "the project's: its `ansible.cfg` (SSH pipelining and connection reuse, facts",
-        "gathered once, Mitogen's strategy); \"without Mitogen\": the same with",
+        "gathered once, Mitogen's strategy through `plugins/strategy/mitogen_linear.py`);",
+        "\"without Mitogen\": the same with",
         "`ANSIBLE_STRATEGY=linear`.",
         "",
     ]
