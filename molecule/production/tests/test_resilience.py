@@ -74,6 +74,7 @@ def test_app_killed(vps, internet, before):
     else:
         pytest.fail(f"the watchdog did not check the stack within 40 s:\n{log}")
     assert "Container" not in log, log
+    name = inspect(vps, LIVE_APP)["Name"].lstrip("/")
     killed = vps.check_output("date +%s")
     start = time.monotonic()
     vps.check_output(f"docker kill {LIVE_APP}")
@@ -83,7 +84,7 @@ def test_app_killed(vps, internet, before):
     # The watchdog's docker compose started it again (Docker's restart policy
     # leaves a killed container alone).
     log = watchdog_log(vps, killed)
-    assert re.search(rf"Container {LIVE_APP}\s+Started", log), log
+    assert re.search(rf"Container {name}\s+Started", log), log
 
 
 def watchdog_log(vps, since):
