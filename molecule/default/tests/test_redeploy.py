@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -373,11 +374,24 @@ def kill_when(run, marker, delay, sig):
     except subprocess.TimeoutExpired:
         os.killpg(run.pid, signal.SIGKILL)
         run.communicate()
-    # Mitogen's connection process ignores Ctrl-C and can outlive the run:
-    # none is left to load the machine for the tests after.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(run.pid, signal.SIGKILL)
+    reap(run.args)
     return "".join(seen)
+
+
+def reap(argv):
+    """End what a killed run leaves on the controller: Mitogen's connection
+    process ignores Ctrl-C, and a helper it forked into a session of its own
+    outlives a SIGKILL of the run's group (docs/releases.md). Both carry the
+    run's own arguments (after the interpreter its #! line added)."""
+    program, *args = (str(arg).encode() for arg in argv)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            words = (proc / "cmdline").read_bytes().split(b"\0")[:-1]
+            head, tail = words[:len(words) - len(args)], words[len(words) - len(args):]
+            if tail == args and any(word.endswith(program) for word in head):
+                os.kill(int(proc.name), signal.SIGKILL)
 
 
 def serves_one_release(host):
