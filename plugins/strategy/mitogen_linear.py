@@ -40,16 +40,14 @@ else:
 
     def _load_before_forking():
         global _collection_dirs
-        if _collection_dirs is not None:
-            return
         # Mitogen's planner lists every installed collection (importing each and
         # parsing its meta/runtime.yml) for every task that runs a collection's
         # module: a third of a second each with the ansible package's ones.
-        _collection_dirs = frozenset(path.decode("utf-8") for path in list_collection_dirs())
-        if hasattr(mitogen_planner, "_load_collections"):  # its hook since 0.3
+        if _collection_dirs is None and hasattr(mitogen_planner, "_load_collections"):  # its hook since 0.3
+            _collection_dirs = frozenset(path.decode("utf-8") for path in list_collection_dirs())
             mitogen_planner._load_collections = _load_collections_once
         # A worker loads every filter and test plugin file when it first
-        # templates one.
+        # templates one (loaded once; later calls find them cached).
         for loader in (filter_loader, test_loader):
             next(loader.all(path_only=True), None)
 
