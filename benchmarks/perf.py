@@ -10,7 +10,8 @@ containers are removed at the end.
 
 Groups of figures (BENCH_ONLY, comma-separated; default all):
 
-  runs     cold site.yml on a fresh VPS, no-op rerun, code-only redeploy,
+  runs     cold site.yml on a fresh VPS, no-op rerun, code-only redeploy
+           (site.yml, and playbooks/deploy.yml alone),
            dependency redeploy, rollback; the no-op run and the code
            redeploy also with Ansible's stock settings and (no-op) with the
            project's settings but Ansible's linear strategy instead of
@@ -367,8 +368,8 @@ def group_runs(repeat, tmp):
         for settings in order:
             row[f"noop_{settings}"] = ansible.play("site.yml", noop_app, settings)
         naive_setup(vps, noop_app)
-        order = ["project", "stock", "naive"] if i % 2 == 0 else ["naive", "stock", "project"]
-        for kind in order:
+        order = ["project", "deploy", "stock", "naive"]
+        for kind in order if i % 2 == 0 else reversed(order):
             app = apps.new()
             if kind == "naive":
                 def naive(app=app, vps=vps):
@@ -378,6 +379,8 @@ def group_runs(repeat, tmp):
                     return {"wall": round(time.monotonic() - started, 2)}
                 row["code_naive"] = under_load(vps, 8080, naive)
                 log(f"naive compose up --build {row['code_naive']}")
+            elif kind == "deploy":
+                row["code_deploy"] = under_load(vps, 80, lambda app=app, ansible=ansible: ansible.play("playbooks/deploy.yml", app))
             else:
                 row[f"code_{kind}"] = under_load(vps, 80, lambda app=app, kind=kind, ansible=ansible: ansible.play("site.yml", app, kind))
         row["deps_project"] = under_load(
@@ -621,6 +624,7 @@ def report(results):
             ("No-op `site.yml`, without Mitogen (`ANSIBLE_STRATEGY=linear`)", "noop_linear"),
             ("Code-only redeploy (`site.yml`)", "code_project"),
             ("Code-only redeploy, stock Ansible settings", "code_stock"),
+            ("Code-only redeploy (`playbooks/deploy.yml`)", "code_deploy"),
             ("Dependency redeploy (`site.yml`, new requirement)", "deps_project"),
             ("Rollback (`playbooks/rollback.yml`)", "rollback_project"),
         ]
@@ -641,17 +645,21 @@ def report(results):
         lines.append("")
         noop, stock, cold = col(rows, "noop_project"), col(rows, "noop_stock"), col(rows, "cold")
         code, naive = col(rows, "code_project"), col(rows, "code_naive")
-        code_failed = sum(r["code_project"]["load"]["failed"] for r in rows if "code_project" in r)
+        code_failed = sum(r[key]["load"]["failed"] for r in rows for key in ("code_project", "code_deploy") if key in r)
         targets += [
             ("No-op `site.yml`, stock settings / project settings", ratio(stock, noop), ">=", 2.5),
             ("No-op `site.yml` / cold `site.yml`", ratio(noop, cold), "<=", 0.1),
             ("Code-only redeploy / naive `docker compose up -d --build`", ratio(code, naive), "<=", 1.5),
             ("Failed requests during code-only redeploys", code_failed, "<=", 0),
         ]
+        if "code_deploy" in rows[0]:
+            targets.append(("Code-only redeploy with `playbooks/deploy.yml` / naive `docker compose up -d --build`",
+                            ratio(col(rows, "code_deploy"), naive), "<=", 1.5))
         chart["Runs (s)"] = [
             ("cold", col(rows, "cold")), ("no-op", noop), ("no-op\nstock", stock),
             ("no-op\nlinear", col(rows, "noop_linear")),
-            ("code", code), ("code\nstock", col(rows, "code_stock")), ("naive\ncompose", naive),
+            ("code", code), ("code\nstock", col(rows, "code_stock")),
+            ("code\ndeploy.yml", col(rows, "code_deploy")), ("naive\ncompose", naive),
             ("deps", col(rows, "deps_project")), ("rollback", col(rows, "rollback_project")),
         ]
 

@@ -4,6 +4,7 @@ Runs before test_redeploy.py (pytest takes the files in name order), on the
 VPS as converge left it, and leaves it that way."""
 
 import re
+import time
 import uuid
 from email.utils import parsedate_to_datetime
 
@@ -18,6 +19,17 @@ def container_id(host, service):
     ids = docker(host, "ps", "-q", "--filter", f"label=com.docker.compose.service={service}").split()
     assert len(ids) == 1, f"expected one running {service} container, found {ids}"
     return ids[0]
+
+
+def logged_lines(host, container, probe, wait=5):
+    """The container's log lines holding probe; nginx writes its access log
+    at most a second late, so this waits for the first."""
+    deadline = time.monotonic() + wait
+    while True:
+        lines = [line for line in docker(host, "logs", container).splitlines() if probe in line]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.25)
 
 
 def test_docker_is_enabled_and_running(host):
@@ -90,7 +102,7 @@ def test_app_sees_the_client_nginx_saw_not_a_forged_header(host):
     client = response.json()["client"]
     nginx = container_id(host, "nginx")
     nginx_addresses = docker(host, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", nginx).split()
-    logged = [line for line in docker(host, "logs", nginx).splitlines() if probe in line]
+    logged = logged_lines(host, nginx, probe)
     assert len(logged) == 1
     assert client == logged[0].split()[0], "the app must see the peer address nginx saw"
     assert client not in nginx_addresses
