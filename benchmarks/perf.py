@@ -77,16 +77,18 @@ WRK = "wrk -t2 -c16 -d10s --latency"
 
 # `make test` is timed by fresh-clone runs of .ci/run, not by make bench:
 # the latest such figure, for the targets table.
-TEST_COMMAND_MINUTES = 41
-TEST_COMMAND_RUN = ("a fresh clone of commit 19085ce on 2026-11-28 (41 min 23 s; every suite ran to its end, one"
-                    " test failed on a mistake of its own, fixed in f944468), nothing else running on the machine")
+TEST_COMMAND_MINUTES = 46
+TEST_COMMAND_RUN = ("a fresh clone of commit 5dcf809 on 2026-11-28 (45 min 45 s, every test passed), nothing"
+                    " else running on the machine. The same command took 41 min 23 s (19085ce) and 44 min 8 s"
+                    " (f944468) in earlier fresh-clone runs, and 41 min 27 s in the CI run of 58fe646: from one"
+                    " run to the next it moves by a few minutes on this shared machine")
 
 # Why a target is missed on the test machine (2 cores), printed under the
 # targets table for each target a measurement misses.
 WHY_MISSED = {
     "No-op `site.yml` / cold `site.yml`": (
         "A no-op run still reads the state of every task on the VPS (a file, a package, a container),"
-        " which is what lets `changed=0` vouch that nothing drifted: 186 tasks, about 0.16 s each with"
+        " which is what lets `changed=0` vouch that nothing drifted: 192 tasks, about 0.16 s each with"
         " Mitogen. 0.1 of the cold run would be about 0.05 s a task, or skipping the provision roles"
         " on reruns, which would stop a rerun from repairing a package removed or a file edited by hand."),
     "Code-only redeploy / naive `docker compose up -d --build`": (
@@ -111,8 +113,8 @@ WHY_MISSED = {
     "`make test` from a fresh clone (minutes)": (
         f"Measured on {TEST_COMMAND_RUN}. The 2 cores are saturated for most of the run (load 6-11)"
         " while three suites run at once, so its length follows the CPU work of the suites more than"
-        " their order. Process accounting of that run counted 63 core-minutes in processes that ended"
-        " (2 cores for 41 min are 83; 79 core-minutes in 52 min before this change): 43% ansible-playbook"
+        " their order. Process accounting of the run of 19085ce counted 63 core-minutes in processes that"
+        " ended (2 cores for 41 min are 83; 79 core-minutes in 52 min at 9c489be): 43% ansible-playbook"
         " (12,127 task workers at about 0.07 s each, down from 0.1 s since the strategy loads once per"
         " run what each worker loaded again; 223 runs at about 3.3 s each), 10% Mitogen's interpreters"
         " on the VPS containers, 4% short Python processes (the app containers' health checks, now one"
