@@ -668,7 +668,7 @@ def report(results):
             ("cold", col(rows, "cold")), ("no-op", noop), ("no-op\nstock", stock),
             ("no-op\nlinear", col(rows, "noop_linear")),
             ("code", code), ("code\nstock", col(rows, "code_stock")),
-            ("code\ndeploy.yml", col(rows, "code_deploy")), ("naive\ncompose", naive),
+            ("code\ndeploy", col(rows, "code_deploy")), ("naive\ncompose", naive),
             ("deps", col(rows, "deps_project")), ("rollback", col(rows, "rollback_project")),
         ]
 
@@ -823,7 +823,10 @@ def draw(chart):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(chart), figsize=(4.2 * len(chart) + 2, 4.2), squeeze=False)
+    # A panel's width follows its number of bars, so that their labels fit.
+    widths = [max(3, len([s for _, s in bars if s])) for bars in chart.values()]
+    fig, axes = plt.subplots(1, len(chart), figsize=(1.2 * sum(widths) + 2, 4.2), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
     for ax, (title, bars) in zip(axes[0], chart.items(), strict=True):
         bars = [(label, s) for label, s in bars if s]
         medians = [s["median"] for _, s in bars]
