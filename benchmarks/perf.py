@@ -388,10 +388,11 @@ def group_runs(repeat, tmp):
                     return {"wall": round(time.monotonic() - started, 2)}
                 row["code_naive"] = under_load(vps, 8080, naive)
                 log(f"naive compose up --build {row['code_naive']}")
-            elif kind == "deploy":
-                row["code_deploy"] = under_load(vps, 80, lambda app=app, ansible=ansible: ansible.play("playbooks/deploy.yml", app))
             else:
-                row[f"code_{kind}"] = under_load(vps, 80, lambda app=app, kind=kind, ansible=ansible: ansible.play("site.yml", app, kind))
+                # "deploy": the deploy play alone, with the project's settings.
+                playbook, settings = ("playbooks/deploy.yml", "project") if kind == "deploy" else ("site.yml", kind)
+                row[f"code_{kind}"] = under_load(vps, 80, lambda app=app, playbook=playbook, settings=settings,
+                                                 ansible=ansible: ansible.play(playbook, app, settings))
         row["deps_project"] = under_load(
             vps, 80, lambda ansible=ansible: ansible.play("site.yml", apps.new(requirements=["itsdangerous"])))
         row["rollback_project"] = under_load(vps, 80, lambda ansible=ansible: ansible.play("playbooks/rollback.yml"))
@@ -823,12 +824,12 @@ def draw(chart):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    chart = {title: [(label, s) for label, s in bars if s] for title, bars in chart.items()}
     # A panel's width follows its number of bars, so that their labels fit.
-    widths = [max(3, len([s for _, s in bars if s])) for bars in chart.values()]
+    widths = [max(3, len(bars)) for bars in chart.values()]
     fig, axes = plt.subplots(1, len(chart), figsize=(1.2 * sum(widths) + 2, 4.2), squeeze=False,
                              gridspec_kw={"width_ratios": widths})
     for ax, (title, bars) in zip(axes[0], chart.items(), strict=True):
-        bars = [(label, s) for label, s in bars if s]
         medians = [s["median"] for _, s in bars]
         low = [s["median"] - s["min"] for _, s in bars]
         high = [s["max"] - s["median"] for _, s in bars]
