@@ -87,4 +87,3 @@ restic: docker
 
 images: docker restic
 	scripts/build-images.sh 13 12
-	scripts/docker-ce-standin.sh

@@ -12,7 +12,10 @@
 # Each base comes from the official debian:<codename> image when it can be
 # pulled, otherwise from debootstrap. Existing base images are kept (FORCE=1
 # makes them again); the images on top are always rebuilt, from Docker's
-# cache when their Dockerfile is unchanged.
+# cache when their Dockerfile is unchanged. With both releases, it also builds
+# the stand-in of Docker CE's apt repository (scripts/docker-ce-standin.sh).
+# The bases are made side by side, then every image on top of them: most of
+# the time goes to downloads from Debian's archive.
 #
 # Usage: scripts/build-images.sh [13] [12]     (default: 13)
 set -euo pipefail
@@ -30,25 +33,30 @@ codename() {
   esac
 }
 
+for release in "${releases[@]}"; do codename "$release" >/dev/null; done
+
 have() { [ -z "${FORCE:-}" ] && docker image inspect "$1" >/dev/null 2>&1; }
 
-# flask-vps/debian:<release>: the official image, or a debootstrapped one.
-base_image() {
-  local release=$1 name="flask-vps/debian:$1" dist
+# flask-vps/debian:<release> from the official image, if it can be pulled.
+pull_base() {
+  local dist
+  dist=$(codename "$1")
+  timeout 60 docker pull -q "debian:$dist" >/dev/null 2>&1 && docker tag "debian:$dist" "flask-vps/debian:$1"
+}
+
+ensure_debootstrap() {
+  command -v debootstrap >/dev/null && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "Debian's official image cannot be pulled and debootstrap is missing: apt-get install debootstrap" >&2
+    exit 1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+}
+
+# flask-vps/debian:<release> made with debootstrap.
+debootstrap_base() {
+  local release=$1 name="flask-vps/debian:$1" dist root
   dist=$(codename "$release")
-  have "$name" && return 0
-  if timeout 60 docker pull -q "debian:$dist" >/dev/null 2>&1; then
-    docker tag "debian:$dist" "$name"
-    return 0
-  fi
-  if ! command -v debootstrap >/dev/null; then
-    if [ "$(id -u)" != 0 ]; then
-      echo "debian:$dist cannot be pulled and debootstrap is missing: apt-get install debootstrap" >&2
-      exit 1
-    fi
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-  fi
-  local root
   root=$(mktemp -d)
   echo "building $name with debootstrap ($dist)"
   debootstrap --variant=minbase "$dist" "$root" http://deb.debian.org/debian >/dev/null
@@ -71,30 +79,55 @@ build() { # build NAME DOCKERFILE-DIR [build-arg...]
   fi
 }
 
-for release in "${releases[@]}"; do
-  base_image "$release"
-  build "flask-vps/vps:$release" "$here/molecule/images/vps" "BASE=flask-vps/debian:$release"
+# Runs "$@" in the background; all_done waits for every one and fails if any did.
+pids=()
+in_background() { "$@" & pids+=($!); }
+all_done() {
+  local failed=0 pid
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  pids=()
+  return "$failed"
+}
+
+# The stack's images need Debian 13 whatever the VPS releases.
+missing=()
+for release in $(printf '%s\n' "${releases[@]}" 13 | sort -u); do
+  have "flask-vps/debian:$release" || pull_base "$release" || missing+=("$release")
 done
+if [ "${#missing[@]}" -gt 0 ]; then
+  ensure_debootstrap
+  for release in "${missing[@]}"; do in_background debootstrap_base "$release"; done
+  all_done
+fi
 
-# Base images for the app stack (Debian 13 userland, like the official ones).
-base_image 13
-build flask-vps/python:3.13-slim "$here/molecule/images/python" BASE=flask-vps/debian:13
-build flask-vps/nginx:1.26 "$here/molecule/images/nginx" BASE=flask-vps/debian:13
-build flask-vps/postgres:17 "$here/molecule/images/postgres" BASE=flask-vps/debian:13
-# The ACME CA of the HTTPS tests.
-build flask-vps/acme:pebble "$here/molecule/images/acme" BASE=flask-vps/debian:13
-# The image registry of the multi-host tests.
-build flask-vps/registry:2 "$here/molecule/images/registry" BASE=flask-vps/debian:13
-# The backup server of the multi-host tests.
-build flask-vps/backup-rest:0.13 "$here/molecule/images/backup-rest" BASE=flask-vps/debian:13
-
-for image in flask-vps/python:3.13-slim flask-vps/nginx:1.26 flask-vps/postgres:17; do
+# save_archive IMAGE: rewrite the archive only when the image changed, so the
+# role's copy stays idempotent.
+save_archive() {
+  local image=$1 archive id
   archive="$cache/$(echo "$image" | tr '/:' '__').tar.gz"
   id=$(docker image inspect -f '{{.Id}}' "$image")
-  # Rewrite the archive only when the image changed, so the role's copy stays idempotent.
   if [ ! -s "$archive" ] || [ "$(cat "$archive.id" 2>/dev/null)" != "$id" ]; then
     docker save "$image" | gzip -1 >"$archive.tmp"
     mv "$archive.tmp" "$archive"
     echo "$id" >"$archive.id"
   fi
+}
+build_and_save() { build "$@" && save_archive "$1"; }
+
+for release in "${releases[@]}"; do
+  in_background build "flask-vps/vps:$release" "$here/molecule/images/vps" "BASE=flask-vps/debian:$release"
 done
+# Base images for the app stack (Debian 13 userland, like the official ones).
+in_background build_and_save flask-vps/python:3.13-slim "$here/molecule/images/python" BASE=flask-vps/debian:13
+in_background build_and_save flask-vps/nginx:1.26 "$here/molecule/images/nginx" BASE=flask-vps/debian:13
+in_background build_and_save flask-vps/postgres:17 "$here/molecule/images/postgres" BASE=flask-vps/debian:13
+# The ACME CA of the HTTPS tests.
+in_background build flask-vps/acme:pebble "$here/molecule/images/acme" BASE=flask-vps/debian:13
+# The image registry of the multi-host tests.
+in_background build flask-vps/registry:2 "$here/molecule/images/registry" BASE=flask-vps/debian:13
+# The backup server of the multi-host tests.
+in_background build flask-vps/backup-rest:0.13 "$here/molecule/images/backup-rest" BASE=flask-vps/debian:13
+if [[ " ${releases[*]} " == *" 12 "* ]]; then
+  in_background "$here/scripts/docker-ce-standin.sh"
+fi
+all_done
