@@ -21,9 +21,10 @@ demo-down:  ## Remove the local VPS
 # Every Molecule scenario (molecule/<name>/molecule.yml).
 SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
 # Suites that run VPS containers at once: each has its own containers, names
-# and ports, and most of their time is spent waiting (apt, builds, health
-# checks), not computing.
-TEST_JOBS ?= 3
+# and ports. The three long ones and the preflight suite start together once
+# the images are built: the preflight suite's short runs, one after another,
+# use one core at most, so started last they ended the run alone.
+TEST_JOBS ?= 4
 
 # The virtualenv, Docker and the images are made side by side, lint and unit
 # tests run while the images build, then give their slots to the VPS suites.

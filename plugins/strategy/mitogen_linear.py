@@ -8,7 +8,9 @@ are Ansible's: only how modules reach the VPS changes.
 Each task runs in a worker process forked from ansible-playbook, and what a
 worker loads dies with it. Two things every worker loaded again are loaded
 once in the main process instead, before the first fork, which cuts the
-controller's CPU per task by about a fifth (docs/performance.md).
+controller's CPU per task by about a fifth (docs/performance.md). And the
+module_utils files Mitogen reads to learn what each module imports are read
+once per run, not once per module.
 
 Set ANSIBLE_STRATEGY=linear to run without it. Without the mitogen package
 (requirements.txt) the run uses Ansible's linear strategy and says so.
@@ -18,6 +20,7 @@ from ansible.collections.list import list_collection_dirs
 from ansible.plugins.loader import filter_loader, test_loader
 
 try:
+    import ansible_mitogen.module_finder as mitogen_module_finder
     import ansible_mitogen.planner as mitogen_planner
     from ansible_mitogen.plugins.strategy import mitogen_linear
 except ImportError as error:
@@ -50,6 +53,34 @@ else:
         # templates one (loaded once; later calls find them cached).
         for loader in (filter_loader, test_loader):
             next(loader.all(path_only=True), None)
+
+    # Mitogen learns which module_utils a module needs by compiling the module
+    # and every module_utils file it reaches, and walking their imports. It
+    # keeps the answer per module, not per file, so each new module a run uses
+    # compiles ansible-core's module_utils again: about 2 s of CPU per run.
+    # Both steps are pure functions of the file's source, so they are kept per
+    # source for the run (in Mitogen's connection process, forked after this).
+    _compiled = {}
+    _imports = {}
+    _walk_imports = mitogen_module_finder.walk_imports
+
+    def _compile_once(source, filename, mode):
+        key = (source, filename, mode)
+        if key not in _compiled:
+            _compiled[key] = compile(source, filename, mode)
+        return _compiled[key]
+
+    def _walk_imports_once(code, prefix=None):
+        # The code objects come from _compile_once and live for the run: their
+        # id is a stable key.
+        key = (id(code), prefix)
+        if key not in _imports:
+            _imports[key] = tuple(_walk_imports(code, prefix))
+        return _imports[key]
+
+    if hasattr(mitogen_module_finder, "_scan_importlib_find_spec"):  # where both are called since 0.3.4
+        mitogen_module_finder.compile = _compile_once
+        mitogen_module_finder.walk_imports = _walk_imports_once
 
     class StrategyModule(mitogen_linear.StrategyModule):
         def run(self, iterator, play_context):

@@ -62,3 +62,35 @@ def test_without_mitogen_the_run_warns_and_uses_ansibles_linear_strategy(tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert "mitogen is not installed" in done.stdout + done.stderr
     assert "Ansible's linear strategy" in done.stdout + done.stderr
+
+
+def test_module_utils_are_compiled_once_per_run_and_found_as_before(monkeypatch):
+    """Mitogen's scan of which module_utils a module imports gives the same
+    answer with the strategy's per-file cache, and a second module compiles
+    only the files the first did not reach."""
+    import ansible.module_utils
+    import ansible.modules
+    import ansible_mitogen.module_finder as finder
+    from ansible.plugins.loader import strategy_loader
+
+    strategy_loader.add_directory(str(PROJECT / "plugins" / "strategy"))
+    plugin = sys.modules[strategy_loader.get("mitogen_linear", class_only=True).__module__]
+    monkeypatch.setattr(plugin, "_compiled", {})
+    monkeypatch.setattr(plugin, "_imports", {})
+    assert finder.compile is plugin._compile_once
+    assert finder.walk_imports is plugin._walk_imports_once
+
+    search_path = (str(Path(ansible.module_utils.__file__).parent),)
+    modules = {name: str(Path(ansible.modules.__file__).parent / f"{name}.py") for name in ("command", "copy")}
+    cached = {name: finder.scan(name, path, search_path) for name, path in modules.items()}
+    compiled = len(plugin._compiled)
+
+    monkeypatch.setattr(finder, "compile", compile)
+    monkeypatch.setattr(finder, "walk_imports", plugin._walk_imports)
+    uncached = {name: finder.scan(name, path, search_path) for name, path in modules.items()}
+
+    assert cached == uncached
+    assert any(name == "ansible.module_utils.basic" for name, _, _ in cached["copy"])
+    # Each module and each module_utils file it reaches, compiled once for both.
+    reached = {origin for found in cached.values() for _, origin, _ in found} | set(modules.values())
+    assert compiled == len(reached) < sum(len(found) + 1 for found in cached.values())
