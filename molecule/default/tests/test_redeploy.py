@@ -308,6 +308,7 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(host, releases):
         host.check_output(f"timeout 120 sh -c 'until [ -s {ROOT}/deploy.lock/holder.json ]; do sleep 0.2; done'")
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
+        reap(run.args)
         assert host.file(f"{ROOT}/deploy.lock").exists
         rc, output = run_playbook("playbooks/deploy.yml", extra_vars=extra)
     assert rc == 0, output
