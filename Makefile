@@ -20,10 +20,8 @@ demo-down:  ## Remove the local VPS
 
 # Every Molecule scenario (molecule/<name>/molecule.yml).
 SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
-# Suites that run VPS containers at once: each has its own containers, names
-# and ports. The three long ones and the preflight suite start together once
-# the images are built: the preflight suite's short runs, one after another,
-# use one core at most, so started last they ended the run alone.
+# Suites that run VPS containers at once (each has its own containers, names
+# and ports): the three longest and the preflight suite, in vps-suites' order.
 TEST_JOBS ?= 4
 
 # The virtualenv, Docker and the images are made side by side, lint and unit
@@ -31,8 +29,9 @@ TEST_JOBS ?= 4
 test:  ## Everything CI runs
 	$(MAKE) --no-print-directory --output-sync=target -j $(TEST_JOBS) lint unit vps-suites
 
-# The longest first, so the others fill the gaps; the preflight suite next
-# (about 100 short runs one after another), so it does not end the run alone.
+# The longest first, so the others fill the gaps; the preflight suite beside
+# them (about 100 short runs one after another, one core at most): started
+# last, it ended the run alone.
 LONGEST := production fleet default
 # Each suite says how long it took (when it ends, pass or fail).
 TIMED = @start=$$(date +%s); trap 'echo "$@: $$(( $$(date +%s) - start )) s"' EXIT;
