@@ -30,8 +30,9 @@ serving and push reuse the VPS the runs group leaves deployed (or deploy one).
 
 Each figure is measured BENCH_REPEAT (3) times, the members of a pair one
 after the other in each repeat (their order alternating), and reported as
-median and min-max. Results are kept per group in .cache/bench/, so one group
-can be measured again alone; the doc is rewritten from all of them.
+median and min-max. Results are kept per group in benchmarks/results/, next
+to the doc made from them and committed with it, so one group can be measured
+again alone; the doc is rewritten from all of them.
 BENCH_NOTE is printed in the doc next to the groups measured (conditions of
 the run worth knowing).
 
@@ -63,7 +64,7 @@ from stack import PROJECT_DIR, make_app, recap, start_vps
 
 GROUPS = ("runs", "serving", "push", "fleet", "rolling")
 CACHE = PROJECT_DIR / ".cache" / "bench"
-RESULTS = CACHE / "results"
+RESULTS = HERE / "results"
 KEY = CACHE / "ssh" / "id_ed25519"
 DOC = PROJECT_DIR / "docs" / "performance.md"
 CHART = PROJECT_DIR / "docs" / "performance.png"
@@ -809,7 +810,7 @@ def report(results):
         "    make bench                                   # every group, 3 repeats",
         "    BENCH_REPEAT=1 BENCH_ONLY=runs,serving make bench",
         "    BENCH_FILES=2000 BENCH_ONLY=push make bench",
-        "    .venv/bin/python benchmarks/perf.py --report  # rewrite this page from .cache/bench/",
+        "    .venv/bin/python benchmarks/perf.py --report  # rewrite this page from benchmarks/results/",
         "",
         "Stock settings: `ANSIBLE_CONFIG` names a file holding only `roles_path`;",
         "the project's: its `ansible.cfg` (SSH pipelining and connection reuse, facts",
