@@ -67,7 +67,8 @@ $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 	$(TIMED) molecule test -s $*
 
 # Performance figures into docs/performance.md and .png (not part of make
-# test). BENCH_REPEAT (3), BENCH_ONLY (runs,serving,push,fleet), BENCH_FILES.
+# test). BENCH_REPEAT (3), BENCH_ONLY (runs,serving,push,fleet,rolling),
+# BENCH_FILES (2000), BENCH_NOTE.
 bench: venv images
 	$(UV) pip install --quiet -p $(VENV) -r benchmarks/requirements.txt
 	python benchmarks/perf.py
