@@ -300,7 +300,8 @@ class Apps:
     """Distinct versions of the sample app, so every deploy is a new release."""
 
     def __init__(self, tmp):
-        self.tmp = Path(tmp)
+        # A directory per group: the groups of one run share `tmp`.
+        self.tmp = Path(tempfile.mkdtemp(prefix="apps-", dir=tmp))
         self.count = 0
 
     def new(self, files=None, requirements=()):
