@@ -90,8 +90,8 @@ TEST_COMMAND_RUN = ("a fresh clone of commit 2ac9c41 on 2026-11-29 (35 min 27 s,
 WHY_MISSED = {
     "No-op `site.yml` / cold `site.yml`": (
         "A no-op run still reads the state of every task on the VPS (a file, a package, a container),"
-        " which is what lets `changed=0` vouch that nothing drifted: 192 tasks, about 0.16 s each with"
-        " Mitogen. 0.1 of the cold run would be about 0.05 s a task, or skipping the provision roles"
+        " which is what lets `changed=0` vouch that nothing drifted: 192 tasks, about 0.11 s each with"
+        " Mitogen. 0.1 of the cold run would be about 0.035 s a task, or skipping the provision roles"
         " on reruns, which would stop a rerun from repairing a package removed or a file edited by hand."),
     "Code-only redeploy / naive `docker compose up -d --build`": (
         "The figure is a whole `site.yml`: its preflight and provision plays check the VPS as a no-op run"
