@@ -78,20 +78,20 @@ WRK = "wrk -t2 -c16 -d10s --latency"
 
 # `make test` is timed by fresh-clone runs of .ci/run, not by make bench:
 # the latest such figure, for the targets table.
-TEST_COMMAND_MINUTES = 35
-TEST_COMMAND_RUN = ("a fresh clone of commit 2ac9c41 on 2026-11-29 (35 min 27 s, every test passed), with no image"
-                    " built beforehand and nothing else running on the machine. The same command took 45 min 45 s"
-                    " (5dcf809), 41 min 23 s (19085ce) and 44 min 8 s (f944468) in earlier fresh-clone runs, and"
-                    " 44 min 28 s in the CI run of 4341808: from one run to the next it moves by a few minutes on"
-                    " this shared machine")
+TEST_COMMAND_MINUTES = 27
+TEST_COMMAND_RUN = ("a fresh clone of commit 8e15c10 on 2026-11-29 (27 min 18 s, every test passed), with the images"
+                    " already built and nothing else running on the machine. The same command took 27 min 20 s in"
+                    " the CI run of 225ede0, 30 min 46 s (5910bb7, images built) and 35 min 27 s (2ac9c41, no image"
+                    " built beforehand) in fresh-clone runs, and 41 to 46 minutes before those: from one run to the"
+                    " next it moves by a few minutes on this shared machine")
 
 # Why a target is missed on the test machine (2 cores), printed under the
 # targets table for each target a measurement misses.
 WHY_MISSED = {
     "No-op `site.yml` / cold `site.yml`": (
         "A no-op run still reads the state of every task on the VPS (a file, a package, a container),"
-        " which is what lets `changed=0` vouch that nothing drifted: 192 tasks, about 0.11 s each with"
-        " Mitogen. 0.1 of the cold run would be about 0.035 s a task, or skipping the provision roles"
+        " which is what lets `changed=0` vouch that nothing drifted: 193 tasks, about 0.1 s each with"
+        " Mitogen. 0.1 of the cold run would be about 0.04 s a task, or skipping the provision roles"
         " on reruns, which would stop a rerun from repairing a package removed or a file edited by hand."),
     "Code-only redeploy / naive `docker compose up -d --build`": (
         "The figure is a whole `site.yml`: its preflight and provision plays check the VPS as a no-op run"
@@ -113,20 +113,15 @@ WHY_MISSED = {
         " runs the hosts' tasks at once (forks 20); on real VPSes, each with its own cores, that part"
         " would not grow with the number of hosts. This machine cannot show it."),
     "`make test` from a fresh clone (minutes)": (
-        f"Measured on {TEST_COMMAND_RUN}. The 2 cores are saturated for most of the run (load 8-12)"
-        " while four suites run at once, so its length follows the CPU work of the suites more than"
-        " their order. Process accounting of this run counted 52 core-minutes in processes that ended"
-        " (the machine was busy for 66 of its 71 core-minutes): 19 in ansible-playbook (12,135 task"
-        " workers at about 0.05 s each and 223 runs at about 2.5 s each; 27 at 19085ce, with workers at"
-        " 0.07 s and runs at 3.3 s), about 10 in short Python processes (Mitogen's interpreters on the"
-        " VPS containers, the health checks, the load generators), about 5 in apt and dpkg, the rest"
-        " Docker and the app. Since the run of 5dcf809: the images build side by side (about 2 minutes"
-        " instead of 3.5), the preflight suite runs beside the three long suites instead of after them,"
-        " and the strategy compiles each module_utils file once per run and keeps the main process's"
-        " objects out of the workers' garbage collections (a no-op `site.yml` on the demo VPS: 15.7 s"
-        " of controller CPU instead of 18.6 s, median of 3 alternating pairs, by hand). 25 minutes"
-        " needs about 30% less of that work: fewer playbook runs per test and fewer tasks per run (the"
-        " no-op target above is the same work)."),
+        f"Measured on {TEST_COMMAND_RUN}. The 2 cores are saturated for most of the run (load 7-9) while"
+        " four suites run at once, so its length follows the CPU work of the suites more than their order"
+        " (in this run production took 1621 s, fleet 1535 s, default 1520 s, preflight 397 s and the demo"
+        " 324 s). Since 2ac9c41, Python keeps the bytecode of what it imports: this machine's environment"
+        " sets PYTHONDONTWRITEBYTECODE, which the Makefile also exported, so every ansible-playbook run"
+        " compiled ansible-core again (about 0.45 s of CPU before its first task) and every task's worker"
+        " compiled what it imported. And a rerun's apt tasks skip the packages already installed. 25"
+        " minutes needs about a tenth less of the suites' work: fewer playbook runs per test or fewer"
+        " tasks per run (the no-op target above is the same work)."),
     "Dynamic page: nginx / gunicorn direct (requests/s)": (
         "wrk, nginx and gunicorn share the VPS's 2 cores, which gunicorn direct already fills: through"
         " nginx each request also costs nginx's own work (accept, parse, proxy to gunicorn over a"
