@@ -80,11 +80,11 @@ WRK = "wrk -t2 -c16 -d10s --latency"
 # the latest such figure, for the targets table.
 TEST_COMMAND_MINUTES = 27
 TEST_COMMAND_RUN = ("a fresh clone of commit 8e15c10 on 2026-11-29 (27 min 18 s, every test passed), with the images"
-                    " already built and nothing else running on the machine; the next one, of 6bb13df (docs only on top),"
-                    " took 32 min 47 s. The same command took 27 min 20 s in"
-                    " the CI run of 225ede0, 30 min 46 s (5910bb7, images built) and 35 min 27 s (2ac9c41, no image"
-                    " built beforehand) in fresh-clone runs, and 41 to 46 minutes before those: from one run to the"
-                    " next it moves by a few minutes on this shared machine")
+                    " already built and nothing else running on the machine; the next one, of 6bb13df (docs only"
+                    " on top), took 32 min 47 s. The same command took 27 min 20 s in the CI run of 225ede0, 30 min"
+                    " 46 s (5910bb7, images built) and 35 min 27 s (2ac9c41, no image built beforehand) in"
+                    " fresh-clone runs, and 41 to 46 minutes before those: from one run to the next it moves by a"
+                    " few minutes on this shared machine")
 
 # Why a target is missed on the test machine (2 cores), printed under the
 # targets table for each target a measurement misses.
