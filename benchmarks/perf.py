@@ -666,7 +666,10 @@ def report(results):
         noop, stock, cold = col(rows, "noop_project"), col(rows, "noop_stock"), col(rows, "cold")
         code, naive = col(rows, "code_project"), col(rows, "code_naive")
         code_failed = sum(r[key]["load"]["failed"] for r in rows for key in ("code_project", "code_deploy") if key in r)
+        noop_changed = [r["noop_project"]["recap"].get("changed") for r in rows if r.get("noop_project", {}).get("recap")]
         targets += [
+            ("No-op `site.yml` (seconds)", noop["median"] if noop else None, "<=", 30),
+            ("Changed tasks in any no-op `site.yml`", max(noop_changed) if noop_changed else None, "<=", 0),
             ("No-op `site.yml`, stock settings / project settings", ratio(stock, noop), ">=", 2.5),
             ("No-op `site.yml` / cold `site.yml`", ratio(noop, cold), "<=", 0.1),
             ("Code-only redeploy / naive `docker compose up -d --build`", ratio(code, naive), "<=", 1.5),
