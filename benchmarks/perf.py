@@ -815,7 +815,7 @@ def report(results):
         "builds them); installs `benchmarks/requirements.txt` (matplotlib) into",
         "`.venv`. It starts containers named `bench-*` with SSH on 127.0.0.1:19000-19099",
         "and removes them at the end.", "",
-        "    make bench                                   # every group, 3 repeats",
+        "    make bench                                   # every group, 3 repeats (70 min on 2 cores)",
         "    BENCH_REPEAT=1 BENCH_ONLY=runs,serving make bench",
         "    BENCH_FILES=2000 BENCH_ONLY=push make bench",
         "    .venv/bin/python benchmarks/perf.py --report  # rewrite this page from benchmarks/results/",
