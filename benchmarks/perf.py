@@ -126,12 +126,12 @@ WHY_MISSED = {
         f"Measured in {TEST_COMMAND_RUN}. The 2 cores are saturated for most of the run (load 7-9) while"
         " four suites run at once, so its length follows the CPU work of the suites more than their order"
         " (in the run of 8e15c10, production took 1621 s, fleet 1535 s, default 1520 s, preflight 397 s"
-        " and the demo 324 s). Since b058194, Python keeps the bytecode of what it imports: this machine's environment"
-        " sets PYTHONDONTWRITEBYTECODE, which the Makefile also exported, so every ansible-playbook run"
-        " compiled ansible-core again (about 0.45 s of CPU before its first task) and every task's worker"
-        " compiled what it imported. And a rerun's apt tasks skip the packages already installed. 25"
-        " minutes needs about 13% less of the suites' work (25 of the median): fewer playbook runs per test or fewer"
-        " tasks per run (the no-op target above is the same work)."),
+        " and the demo 324 s). Since b058194, Python keeps the bytecode of what it imports: this"
+        " machine's environment sets PYTHONDONTWRITEBYTECODE, which the Makefile also exported, so every"
+        " ansible-playbook run compiled ansible-core again (about 0.45 s of CPU before its first task)"
+        " and every task's worker compiled what it imported. And a rerun's apt tasks skip the packages"
+        " already installed. 25 minutes needs about 13% less of the suites' work (25 of the median):"
+        " fewer playbook runs per test or fewer tasks per run (the no-op target above is the same work)."),
     "Dynamic page: nginx / gunicorn direct (requests/s)": (
         "wrk, nginx and gunicorn share the VPS's 2 cores, which gunicorn direct already fills: through"
         " nginx each request also costs nginx's own work (accept, parse, proxy to gunicorn over a"
@@ -608,6 +608,11 @@ def col(rows, key, field="wall"):
     return stats(values)
 
 
+def changed(rows, key):
+    """The `changed` count of each run of `key` whose recap was read."""
+    return [row[key]["recap"].get("changed") for row in rows if row.get(key, {}).get("recap")]
+
+
 def ratio(a, b):
     if not a or not b or not b["median"]:
         return None
@@ -659,7 +664,7 @@ def report(results):
             failed = [r[key]["load"]["failed"] for r in rows if key in r and "load" in r[key]]
             lines.append(
                 f"| {label} | {fmt(col(rows, key))} | {fmt(col(rows, key, 'tasks'), '', 0)} | "
-                f"{fmt(stats([r[key]['recap'].get('changed') for r in rows if key in r and r[key].get('recap')]), '', 0)} | "
+                f"{fmt(stats(changed(rows, key)), '', 0)} | "
                 f"{sum(failed) if failed else 'n/a'} |")
         naive_failed = [r["code_naive"]["load"]["failed"] for r in rows if "code_naive" in r]
         lines.append(f"| Naive `docker compose up -d --build` (code-only) | {fmt(col(rows, 'code_naive'))} | | | "
@@ -668,7 +673,7 @@ def report(results):
         noop, stock, cold = col(rows, "noop_project"), col(rows, "noop_stock"), col(rows, "cold")
         code, naive = col(rows, "code_project"), col(rows, "code_naive")
         code_failed = sum(r[key]["load"]["failed"] for r in rows for key in ("code_project", "code_deploy") if key in r)
-        noop_changed = [r["noop_project"]["recap"].get("changed") for r in rows if r.get("noop_project", {}).get("recap")]
+        noop_changed = changed(rows, "noop_project")
         targets += [
             ("No-op `site.yml` (seconds)", noop["median"] if noop else None, "<=", 30),
             ("Changed tasks in any no-op `site.yml`", max(noop_changed) if noop_changed else None, "<=", 0),
