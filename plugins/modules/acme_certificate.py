@@ -24,7 +24,9 @@ options:
     type: str
     required: true
   domains:
-    description: Host names the certificate must cover, exactly.
+    description: >-
+      Host names the certificate must cover, exactly; compared as certbot writes them, in lower case
+      and without a trailing dot.
     type: list
     elements: str
     required: true
@@ -125,15 +127,24 @@ def certificate_facts(module, cert_path):
     }
 
 
+def certbot_names(names):
+    """The host names as certbot writes them, in the order given, each once:
+    in lower case and without a trailing dot (an IDNA name stays as given).
+    Compared as written, Example.com or example.com. never matched the
+    certificate certbot had issued for them, and every run ordered another."""
+    return list(dict.fromkeys(name.lower().removesuffix(".") for name in names))
+
+
 def mismatch(facts, renewal, params):
     """Why the lineage does not match the wanted settings, or '' when it does."""
     if facts is None or renewal is None:
         return "no certificate yet"
     if not facts["valid"]:
         return f"the certificate expired on {facts['not_after']}"
-    wanted = sorted(set(params["domains"]))
-    if facts["domains"] != wanted:
-        return f"host names change from {' '.join(facts['domains'])} to {' '.join(wanted)}"
+    wanted = sorted(certbot_names(params["domains"]))
+    covered = sorted(certbot_names(facts["domains"]))
+    if covered != wanted:
+        return f"host names change from {' '.join(covered)} to {' '.join(wanted)}"
     if renewal.get("server") != params["server"]:
         return f"the ACME CA changes from {renewal.get('server')} to {params['server']}"
     if renewal.get("key_type", "rsa") != params["key_type"]:
@@ -157,7 +168,7 @@ def certbot_command(params):
         argv += ["--deploy-hook", params["deploy_hook"]]
     if params["eab_kid"]:
         argv += ["--eab-kid", params["eab_kid"], "--eab-hmac-key", params["eab_hmac_key"]]
-    for domain in params["domains"]:
+    for domain in certbot_names(params["domains"]):
         argv += ["-d", domain]
     return argv
 

@@ -59,3 +59,23 @@ def test_certbot_answers_the_challenges_itself_behind_a_load_balancer():
     assert "--webroot" not in argv
     i = argv.index("--standalone")
     assert argv[i:i + 5] == ["--standalone", "--http-01-address", "127.0.0.1", "--http-01-port", "8402"]
+
+
+@pytest.mark.parametrize("spelling", ["Example.com", "example.com."])
+def test_names_are_compared_as_certbot_compares_them(spelling):
+    """certbot lowercases the names and drops a trailing dot: a certificate it
+    issued for Example.com or example.com. covers example.com. Comparing them
+    as written ordered a new certificate on every run, until Let's Encrypt
+    refused (five a week)."""
+    wanted = {**WANTED, "domains": ["www.example.com", spelling]}
+    assert acme.mismatch(FACTS, RENEWAL, wanted) == ""
+    certificate = {**FACTS, "domains": ["www.example.com", spelling]}
+    assert acme.mismatch(certificate, RENEWAL, WANTED) == ""
+
+
+def test_certbot_is_asked_for_the_names_as_it_would_write_them():
+    argv = acme.certbot_command({
+        **WANTED, "domains": ["Example.com.", "example.com", "WWW.example.com"], "name": "site", "email": "",
+        "webroot": "/srv/site/acme", "deploy_hook": "", "eab_kid": "", "config_dir": "/etc/letsencrypt",
+    })
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "-d"] == ["example.com", "www.example.com"]
