@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # second of CPU per run before the first task).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo demo-down test bench vps-suites lint unit preflight demo-test molecule venv docker restic images
+.PHONY: demo demo-down test bench vps-suites lint unit preflight restore-test demo-test molecule venv docker restic images
 
 demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
 	scripts/demo.sh up
@@ -38,7 +38,7 @@ test:  ## Everything CI runs
 LONGEST := production fleet default
 # Each suite says how long it took (when it ends, pass or fail).
 TIMED = @start=$$(date +%s); trap 'echo "$@: $$(( $$(date +%s) - start )) s"' EXIT;
-vps-suites: $(addprefix molecule-,$(LONGEST)) preflight $(addprefix molecule-,$(filter-out $(LONGEST),$(SCENARIOS))) demo-test
+vps-suites: $(addprefix molecule-,$(LONGEST)) preflight $(addprefix molecule-,$(filter-out $(LONGEST),$(SCENARIOS))) restore-test demo-test
 
 .PHONY: $(addprefix molecule-,$(SCENARIOS))
 
@@ -56,6 +56,10 @@ unit: venv restic
 # Bad inputs against Debian 12 and 13:
 preflight: venv images
 	$(TIMED) pytest -q -p no:cacheprovider tests/preflight
+
+# The backup script's restores against a real PostgreSQL (the stack's image):
+restore-test: venv images
+	$(TIMED) pytest -q -p no:cacheprovider tests/restore
 
 # `make demo` from nothing, on its own container and ports:
 demo-test: venv images

@@ -1,15 +1,18 @@
 """The backup role's script (roles/backup/files/backup.py): its parts on their
 own, and a backup and a restore against a local restic repository when
-restic is installed (PostgreSQL is left to the production scenario)."""
+restic is installed (PostgreSQL in tests/restore)."""
 
+import fcntl
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -111,8 +114,10 @@ def stack(tmp_path):
         "staging_dir": str(tmp_path / "state" / "staging"), "data_dir": str(data),
         "paths": [str(tmp_path / "srv" / "current" / "secrets"), str(tmp_path / "etc" / "letsencrypt")],
         "postgres_container": "", "keep": {"last": 7, "daily": 7, "weekly": 4, "monthly": 6},
-        "environment_file": str(tmp_path / "environment.json"),
+        "environment_file": str(tmp_path / "environment.json"), "host": "my-vps",
+        "machine_id_file": str(tmp_path / "machine-id"), "lock_timeout": 5,
     }
+    (tmp_path / "machine-id").write_text("0a1b2c3d4e5f60718293a4b5c6d7e8f9\n")
     (tmp_path / "environment.json").write_text("{}")
     (tmp_path / "config.json").write_text(json.dumps(config))
     return tmp_path
@@ -120,7 +125,8 @@ def stack(tmp_path):
 
 def run(stack, *args):
     env = {**os.environ, "FLASK_VPS_BACKUP_CONFIG": str(stack / "config.json")}
-    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True, text=True, check=False)
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True, text=True, check=False,
+                          timeout=120)
 
 
 def tree(path):
@@ -159,7 +165,9 @@ def test_backup_then_restore_brings_back_the_snapshot(stack):
     assert {k: v for k, v in restored.items() if not k.startswith("app.db")} == files
     with sqlite3.connect(data / "app.db") as db:
         assert db.execute("SELECT text FROM notes").fetchall() == [("in the snapshot",)]
-    assert (stack / "srv" / ".data.before-restore" / "uploads" / "later.bin").exists()
+    [kept] = (stack / "srv").glob(".data.before-restore-*")
+    assert (kept / "data" / "uploads" / "later.bin").exists()
+    assert f"What it replaced is kept in {kept}" in applied.stdout
     assert not (stack / "srv" / ".data.restore").exists()
 
 
@@ -175,3 +183,198 @@ def test_an_unreachable_repository_fails_and_says_so(stack):
     assert "No good backup yet." in failed.stderr
     refused = run(stack, "find", "latest")
     assert refused.returncode == 2 and "Nothing was changed" in refused.stderr
+
+
+def config_of(stack):
+    return json.loads((stack / "config.json").read_text())
+
+
+def set_config(stack, **changes):
+    (stack / "config.json").write_text(json.dumps({**config_of(stack), **changes}))
+
+
+def backed_up(stack):
+    done = run(stack, "backup")
+    assert done.returncode == 0, done.stderr
+    return json.loads(run(stack, "status").stdout)["snapshot"]
+
+
+def live_state(stack):
+    """Every file under the stack's directory, as bytes: what a refused
+    restore must leave exactly as it was."""
+    return tree(stack / "srv")
+
+
+def test_a_snapshot_without_the_data_directory_is_refused_before_any_change(stack):
+    """Reproduction: the data directory moved since the backup (or the
+    snapshot is another stack's); staging used to create an empty directory,
+    apply put it in place of the live data, and the play was green."""
+    backed_up(stack)
+    moved = stack / "srv" / "data2"
+    shutil.copytree(stack / "srv" / "data", moved)
+    set_config(stack, data_dir=str(moved))
+    before = live_state(stack)
+    staged = run(stack, "stage", "latest")
+    assert staged.returncode == 4, staged.stdout + staged.stderr
+    assert f"holds no {moved}" in staged.stderr and "Nothing was changed" in staged.stderr
+    assert live_state(stack) == before
+    assert not (stack / "srv" / ".data2.restore").exists()
+    assert run(stack, "apply").returncode == 1  # nothing staged, nothing to put in place
+
+
+def test_a_snapshot_named_by_id_from_another_vps_is_refused_unless_asked_for(stack):
+    """Reproduction: `-e snapshot=<id>` of another host's or stack's snapshot
+    in a shared repository was restored without a word (only `latest` was
+    filtered by host and tag)."""
+    snapshot = backed_up(stack)
+    (stack / "machine-id").write_text("ffffffffffffffffffffffffffffffff\n")  # a new VPS, same inventory name
+    set_config(stack, host="staging-vps")
+    refused = run(stack, "find", snapshot[:8])
+    assert refused.returncode == 4, refused.stderr
+    assert "it was taken on host my-vps, this is staging-vps" in refused.stderr
+    assert "it was taken on another machine (0a1b2c3d4e5f60718293a4b5c6d7e8f9" in refused.stderr
+    assert "restore_from_another_vps=true" in refused.stderr
+    assert run(stack, "stage", snapshot[:8]).returncode == 4
+    asked = run(stack, "find", snapshot[:8], "--from-another-vps")
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["short_id"] == snapshot[:8]
+
+
+def test_a_new_vps_restores_the_dead_one_s_latest_not_its_own_empty_backup(stack):
+    """After a disaster the new VPS (same inventory name, new machine) may
+    already have backed up its empty stack: `latest` with
+    --from-another-vps is the dead VPS's newest, never the new one's."""
+    dead = backed_up(stack)
+    (stack / "machine-id").write_text("ffffffffffffffffffffffffffffffff\n")
+    shutil.rmtree(stack / "srv" / "data" / "uploads")
+    backed_up(stack)  # the empty stack's first scheduled backup
+    assert json.loads(run(stack, "find", "latest").stdout)["short_id"] != dead[:8]
+    found = run(stack, "find", "latest", "--from-another-vps")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["short_id"] == dead[:8]
+
+
+def test_two_vps_sharing_a_repository_and_a_host_name_never_mix(stack, tmp_path_factory):
+    """Reproduction: a production and a staging inventory copied from the
+    README's example both back up as `my-vps` into one repository; `forget`
+    pruned each other's snapshots and `latest` restored staging onto
+    production. Each machine's id now tells them apart."""
+    production = backed_up(stack)
+    staging = tmp_path_factory.mktemp("staging")
+    shutil.copytree(stack / "srv", staging / "srv", symlinks=True)
+    (staging / "machine-id").write_text("5555aaaa5555aaaa5555aaaa5555aaaa\n")
+    config = {**config_of(stack), "data_dir": str(staging / "srv" / "data"),
+              "cache_dir": str(staging / "cache"), "state_dir": str(staging / "state"),
+              "staging_dir": str(staging / "state" / "staging"), "machine_id_file": str(staging / "machine-id"),
+              "keep": {"last": 1, "daily": 0, "weekly": 0, "monthly": 0}}
+    (staging / "config.json").write_text(json.dumps(config))
+    # Staging has no snapshot of its own yet: latest is refused, and names production's.
+    refused = run(staging, "find", "latest")
+    assert refused.returncode == 3, refused.stderr
+    assert "has no snapshot of demo from this VPS (my-vps, machine:5555aaaa" in refused.stderr
+    assert f"{production[:8]} of " in refused.stderr and "machine 0a1b2c3d" in refused.stderr
+    first, second = backed_up(staging), backed_up(staging)  # keep-last 1: staging prunes its own first
+    listing = run(stack, "restic", "snapshots", "--json")
+    ids = {s["short_id"] for s in json.loads(listing.stdout)}
+    assert {production[:8], second[:8]} <= ids and first[:8] not in ids
+    assert json.loads(run(stack, "find", "latest").stdout)["short_id"] == production[:8]
+    assert json.loads(run(staging, "find", "latest").stdout)["short_id"] == second[:8]
+
+
+def test_every_restore_keeps_what_it_replaced_and_says_where(stack):
+    """Reproduction: each apply deleted the previous `.data.before-restore`:
+    restore the wrong snapshot, restore again, and the data that was live
+    before the first restore was gone for good."""
+    snapshot = backed_up(stack)
+    data = stack / "srv" / "data"
+    (data / "uploads" / "only-live.bin").write_bytes(b"written after the backup")
+    outputs = []
+    for _ in range(2):
+        assert run(stack, "stage", snapshot).returncode == 0
+        applied = run(stack, "apply")
+        assert applied.returncode == 0, applied.stderr
+        outputs.append(applied.stdout)
+        time.sleep(1.1)  # copies are named to the second
+    kept = sorted((stack / "srv").glob(".data.before-restore-*"))
+    assert len(kept) == 2
+    assert (kept[0] / "data" / "uploads" / "only-live.bin").read_bytes() == b"written after the backup"
+    assert not (kept[1] / "data" / "uploads" / "only-live.bin").exists()
+    for path in kept:
+        assert re.search(re.escape(str(path)) + r" \(\d+\.\d MiB\)", outputs[1]), outputs[1]
+
+
+@pytest.fixture
+def mounted_data(stack):
+    """The data directory on a volume of its own (a tmpfs: root only)."""
+    if os.geteuid() != 0:
+        pytest.fail("the mount point tests mount a tmpfs: run them as root, as make unit does on the test machine")
+    data = stack / "srv" / "data"
+    saved = stack / "saved"
+    shutil.copytree(data, saved)
+    shutil.rmtree(data)
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=72m", "tmpfs", str(data)], check=True)
+    try:
+        shutil.copytree(saved, data, dirs_exist_ok=True)
+        yield data
+    finally:
+        subprocess.run(["umount", "--lazy", str(data)], check=True)
+
+
+def test_a_data_directory_that_is_a_mount_point_is_restored_in_place(stack, mounted_data):
+    """Reproduction: with app_data_dir a mount point, apply's os.rename
+    failed with EBUSY (a traceback) after the database was already replaced,
+    and staging wrote the whole snapshot on the parent filesystem."""
+    snapshot = backed_up(stack)
+    (mounted_data / "uploads" / "later.bin").write_bytes(b"later")
+    staged = run(stack, "stage", snapshot)
+    assert staged.returncode == 0, staged.stderr
+    staged_data = json.loads(staged.stdout)["data"]
+    assert staged_data.startswith(f"{mounted_data}/.restore/")  # on the volume, not on /
+    applied = run(stack, "apply")
+    assert applied.returncode == 0, applied.stderr
+    assert os.path.ismount(mounted_data)
+    assert not (mounted_data / "uploads" / "later.bin").exists()
+    with sqlite3.connect(mounted_data / "app.db") as db:
+        assert db.execute("SELECT text FROM notes").fetchall() == [("in the snapshot",)]
+    [kept] = mounted_data.glob(".before-restore-*")
+    assert (kept / "data" / "uploads" / "later.bin").read_bytes() == b"later"
+    assert not (mounted_data / ".restore").exists()
+    # The next backup leaves the kept copy out.
+    listing = run(stack, "restic", "ls", backed_up(stack)).stdout
+    assert f"{mounted_data}/uploads/a.bin" in listing and ".before-restore-" not in listing
+
+
+def test_a_snapshot_too_big_for_the_data_filesystem_is_refused_before_any_change(stack, mounted_data):
+    (mounted_data / "uploads" / "big.bin").write_bytes(os.urandom(10 * 1024 * 1024))
+    snapshot = backed_up(stack)
+    before = live_state(stack)
+    staged = run(stack, "stage", snapshot)
+    assert staged.returncode == 4, staged.stderr
+    assert f"needs 10.0 MiB (and 64.0 MiB to spare) on the filesystem of {mounted_data}" in staged.stderr
+    assert live_state(stack) == before
+
+
+def test_a_backup_waiting_for_a_stuck_one_fails_instead_of_hanging(stack):
+    """Reproduction: the script's flock waited forever behind a stuck backup,
+    so every later timer firing was a no-op and OnFailure never fired."""
+    (stack / "state").mkdir(mode=0o700, exist_ok=True)
+    with open(stack / "state" / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        set_config(stack, lock_timeout=2)
+        started = time.monotonic()
+        failed = run(stack, "backup")
+        assert failed.returncode == 1
+        assert "another backup or restore of demo has held" in failed.stderr and "for over 2 s" in failed.stderr
+        assert time.monotonic() - started < 30
+
+
+def test_restic_gets_the_repository_and_its_password_through_its_environment(stack):
+    """Reproduction: `--repo rest:http://user:password@...` was on restic's
+    command line, readable by any user through ps."""
+    config = {**config_of(stack), "repository": "rest:https://backup:s3cret@backup.example/demo", "environment": {}}
+    argv = backup.restic_argv(config, "snapshots")
+    assert not any("s3cret" in arg or "backup.example" in arg for arg in argv)
+    env = backup.restic_env(config)
+    assert env["RESTIC_REPOSITORY"] == config["repository"]
+    assert env["RESTIC_PASSWORD_FILE"] == config["password_file"]

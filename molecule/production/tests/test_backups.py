@@ -1,7 +1,8 @@
 """Backups to the SFTP server (production-backup), and a disaster: the VPS is
-destroyed, a new one is set up with site.yml, and playbooks/restore.yml
-brings back the snapshot's data, byte for byte and row for row, without what
-was written after it. The timer backs up by itself; an unreachable server
+destroyed, a new one (another machine) is set up with site.yml, and
+playbooks/restore.yml -e restore_from_another_vps=true brings back the
+snapshot's data, byte for byte and row for row, without what was written
+after it. The timer backs up by itself; an unreachable server
 fails the unit loudly; an unknown snapshot is refused before any change.
 
 The disaster leaves a VPS set up like the scenario's (prepare.yml and both
@@ -142,9 +143,18 @@ def test_a_destroyed_vps_comes_back_with_the_snapshot_data(vps, internet, snapsh
         assert rc == 0, f"site.yml {run}: {output[-3000:]}"
     assert rows(vps) != notes  # a new, empty database
 
+    # The new VPS is another machine: its own latest snapshot does not exist,
+    # and the dead VPS's is restored only when asked for by name.
     rc, output = run_playbook("playbooks/restore.yml")
+    assert rc != 0
+    assert "has no snapshot of flaskapp from this VPS" in output, output[-3000:]
+    assert f"{snapshot_id[:8]} of " in output and "restore_from_another_vps=true" in output, output[-3000:]
+    assert rows(vps) != notes
+
+    rc, output = run_playbook("playbooks/restore.yml", extra_vars={"restore_from_another_vps": True})
     assert rc == 0, output[-3000:]
     assert f"Restoring snapshot {snapshot_id[:8]} of flaskapp" in output, output[-3000:]
+    assert "What it replaced is kept in /srv/flaskapp/.data.before-restore-" in output, output[-3000:]
     assert rows(vps) == notes
     assert data_files(vps) == files
     assert read_note(internet, note_id) == "kept by the backup"

@@ -10,12 +10,24 @@ Installed as /usr/local/sbin/<name>-backup; reads its settings from
   check             restic check of the repository.
   status            the last good backup (JSON), with its age.
   find SNAPSHOT     the snapshot (an id or "latest") as JSON; exits 3 when
-                    the repository does not have it, 2 when it cannot be opened.
-  stage SNAPSHOT    restore the snapshot's data and dumps beside the data
-                    directory, ready for `apply`; the live data is untouched.
-  apply             put the staged snapshot in place: pg_restore into the
-                    running PostgreSQL container, then swap the data directory.
+                    the repository does not have it, 2 when it cannot be opened,
+                    4 when it is another VPS's or stack's or lacks what the
+                    stack needs.
+  stage SNAPSHOT    restore the snapshot's data and dumps on the data
+                    directory's filesystem, ready for `apply`; the live data is
+                    untouched.
+  apply             put the staged snapshot in place: dump the live database
+                    and keep it with the live files in a timestamped copy, then
+                    restore the database into a clean schema and the files.
   restic ARGS...    restic itself with this stack's repository and password.
+
+`find` and `stage` take --from-another-vps: a snapshot taken on another
+machine (a VPS that replaced a dead one) or under another host name or stack.
+
+Snapshots carry the inventory host name, the stack's name and this machine's
+id (/etc/machine-id) as a `machine:` tag: `latest` is this machine's newest,
+and `forget` only ever prunes this machine's snapshots of this stack, so
+that two VPSs sharing a repository and a host name never mix.
 
 A failure prints what failed and the last good backup, and exits non-zero
 (the systemd unit is then failed, and OnFailure= notifies).
@@ -51,6 +63,18 @@ os.chmod(dst, mode)
 """
 EXIT_NO_REPOSITORY = 2
 EXIT_NO_SNAPSHOT = 3
+EXIT_REFUSED = 4
+MACHINE_ID = "/etc/machine-id"
+# How long a backup or restore waits for another one to finish, and pg_dump
+# for a table lock, before failing (and notifying) instead of hanging.
+LOCK_TIMEOUT = 3600
+PG_LOCK_WAIT_TIMEOUT = "300s"
+# Room left free on the data directory's filesystem beyond a restore's size.
+SPACE_MARGIN = 64 * 1024 * 1024
+# Kept copies of what a restore replaced: beside the data directory, or inside
+# it when it is a mount point (a rename cannot leave its filesystem).
+KEPT_PREFIX = ".before-restore-"
+IN_PLACE_STAGING = ".restore"
 
 
 class Failure(Exception):
@@ -106,17 +130,24 @@ def display(repository):
 
 
 def restic_argv(config, *args):
-    argv = ["restic", "--repo", config["repository"], "--password-file", config["password_file"],
-            "--cache-dir", config["cache_dir"]]
+    """restic's command line: nothing secret on it (any user can read it with
+    ps), the repository and its password file go through restic_env."""
+    argv = ["restic", "--cache-dir", config["cache_dir"]]
     command = sftp_command(config["repository"], config.get("ssh_config") or "/dev/null")
     if command:
         argv += ["--option", f"sftp.command={command}"]
     return argv + list(args)
 
 
+def restic_env(config):
+    """restic's environment: the user's (backup_environment), then the
+    repository, which may hold a password in its URL, and the password file."""
+    return {**os.environ, **{str(k): str(v) for k, v in config["environment"].items()},
+            "RESTIC_REPOSITORY": config["repository"], "RESTIC_PASSWORD_FILE": config["password_file"]}
+
+
 def restic(config, *args, check=True, capture=True, stdin=None):
-    env = {**os.environ, **{str(k): str(v) for k, v in config["environment"].items()}}
-    result = subprocess.run(restic_argv(config, *args), env=env, text=True, stdin=stdin,
+    result = subprocess.run(restic_argv(config, *args), env=restic_env(config), text=True, stdin=stdin,
                             capture_output=capture, check=False)
     if check and result.returncode != 0:
         raise Failure(f"restic {args[0]} failed (exit {result.returncode}): "
@@ -149,10 +180,18 @@ def is_sqlite(path):
         return False
 
 
+def is_restore_area(name):
+    """A staged restore or a kept copy inside a data directory that is a
+    mount point: not the app's data, never backed up."""
+    return name == IN_PLACE_STAGING or name.startswith(KEPT_PREFIX)
+
+
 def sqlite_databases(data_dir):
     """Relative paths of the SQLite databases under data_dir, sorted."""
     found = []
     for root, dirs, files in os.walk(data_dir):
+        if root == data_dir:
+            dirs[:] = [d for d in dirs if not is_restore_area(d)]
         dirs.sort()
         for name in files:
             path = os.path.join(root, name)
@@ -196,14 +235,22 @@ def fresh_dir(path, mode=0o700):
 
 
 def dump_postgres(config, dest):
+    """pg_dump of the stack's database; a table lock held longer than
+    pg_lock_wait_timeout fails the dump instead of hanging the backup."""
     container = config["postgres_container"]
+    wait = shlex.quote(str(config.get("pg_lock_wait_timeout", PG_LOCK_WAIT_TIMEOUT)))
     with open(dest, "wb") as out:
         result = subprocess.run(
             ["docker", "exec", container, "sh", "-c",
-             'exec pg_dump --format=custom --username="$POSTGRES_USER" --dbname="$POSTGRES_DB"'],
+             (f'exec pg_dump --format=custom --lock-wait-timeout={wait}'
+              ' --username="$POSTGRES_USER" --dbname="$POSTGRES_DB"')],
             stdout=out, stderr=subprocess.PIPE, check=False)
     if result.returncode != 0:
-        raise Failure(f"pg_dump in {container} failed: {result.stderr.decode(errors='replace').strip()[-1000:]}")
+        error = result.stderr.decode(errors="replace").strip()
+        why = ("a table stayed locked longer than the pg_lock_wait_timeout of "
+               f"{config.get('pg_lock_wait_timeout', PG_LOCK_WAIT_TIMEOUT)} (an open transaction?): "
+               if "LOCK TABLE" in error and "timeout" in error else "")
+        raise Failure(f"pg_dump in {container} failed: {why}{error[-1000:]}")
 
 
 def stage_dumps(config):
@@ -222,6 +269,7 @@ def stage_dumps(config):
             copy_sqlite(os.path.join(data_dir, relative), dest)
             live = os.path.join(data_dir, relative)
             excluded += [live] + [live + suffix for suffix in SQLITE_COMPANIONS]
+        excluded += [os.path.join(data_dir, name) for name in os.listdir(data_dir) if is_restore_area(name)]
     return excluded
 
 
@@ -279,27 +327,62 @@ def describe_last(config):
 
 @contextlib.contextmanager
 def locked(config):
-    """One backup or restore step at a time on this VPS."""
+    """One backup or restore step at a time on this VPS; one that waits
+    longer than lock_timeout fails (and the unit notifies) instead of
+    hanging behind a stuck one."""
     os.makedirs(config["state_dir"], mode=0o700, exist_ok=True)
+    timeout = int(config.get("lock_timeout", LOCK_TIMEOUT))
+    deadline = time.monotonic() + timeout
     with open(os.path.join(config["state_dir"], "lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Failure(f"another backup or restore of {config['name']} has held "
+                                  f"{config['state_dir']}/lock for over {timeout} s (systemctl status "
+                                  f"{config['name']}-backup.service); nothing was changed") from None
+                time.sleep(1)
         yield
+
+
+def machine_id(config):
+    """This VPS's own id: two VPSs with one inventory host name (a copied
+    staging inventory) still tell their snapshots apart."""
+    path = config.get("machine_id_file", MACHINE_ID)
+    try:
+        with open(path) as handle:
+            value = handle.read().strip()
+    except OSError:
+        value = ""
+    if not value or value == "uninitialized":
+        raise Failure(f"this machine has no id in {path} (systemd writes it at boot)")
+    return value
+
+
+def machine_tag(config):
+    return "machine:" + machine_id(config)
 
 
 def cmd_backup(config):
     name = config["name"]
+    tag = machine_tag(config)
     with locked(config):
         open_repository(config, create=True)
         excluded = stage_dumps(config)
         with tempfile.NamedTemporaryFile("w", dir=config["state_dir"], suffix=".exclude") as exclude:
             exclude.write("".join(restic_pattern(p) + "\n" for p in excluded))
             exclude.flush()
-            result = restic(config, "backup", "--json", "--host", config["host"], "--tag", name,
+            result = restic(config, "backup", "--json", "--host", config["host"], "--tag", name, "--tag", tag,
                             "--exclude-file", exclude.name, *backup_paths(config))
         done = summary(result.stdout)
         snapshot = done["snapshot_id"]
         keep = config["keep"]
-        restic(config, "forget", "--prune", "--host", config["host"], "--tag", name, "--group-by", "host,tags",
+        # Only this machine's snapshots of this stack: a VPS never prunes
+        # another's, whatever their host names.
+        restic(config, "forget", "--prune", "--host", config["host"], "--tag", f"{name},{tag}",
+               "--group-by", "host,tags",
                "--keep-last", str(keep["last"]), "--keep-daily", str(keep["daily"]), "--keep-weekly", str(keep["weekly"]),
                "--keep-monthly", str(keep["monthly"]))
         now = time.time()
@@ -314,49 +397,159 @@ def cmd_backup(config):
           f"{done.get('data_added', 0)} bytes added) in {config['repository_display']}.")
 
 
-def find_snapshot(config, snapshot):
-    """The snapshot's record; "latest" is this stack's newest."""
+def refuse(config, message, code):
+    print(f"Restore refused: {message}. Nothing was changed.", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def snapshots(config, *args):
+    result = restic(config, "snapshots", "--json", *args, check=False)
+    with contextlib.suppress(ValueError):
+        return result.returncode, json.loads(result.stdout or "[]") or []
+    return result.returncode, []
+
+
+def origin(found):
+    machines = [t.removeprefix("machine:") for t in found.get("tags") or [] if t.startswith("machine:")]
+    return f"host {found.get('hostname')}, machine {machines[0] if machines else 'unknown'}"
+
+
+def elsewhere(config, found):
+    """How the snapshot differs from this VPS's stack, in words (empty: it is ours)."""
+    differences = []
+    if found.get("hostname") != config["host"]:
+        differences.append(f"it was taken on host {found.get('hostname')}, this is {config['host']}")
+    tags = found.get("tags") or []
+    if config["name"] not in tags:
+        differences.append(f"it is not a snapshot of {config['name']} (tags: {', '.join(tags) or 'none'})")
+    tag = machine_tag(config)
+    if tag not in tags:
+        other = [t.removeprefix("machine:") for t in tags if t.startswith("machine:")]
+        differences.append(f"it was taken on another machine ({other[0] if other else 'no machine id'}; "
+                           f"this one is {tag.removeprefix('machine:')})")
+    return differences
+
+
+def find_snapshot(config, snapshot, from_another_vps=False):
+    """The snapshot's record, refused (exit 3 or 4) unless it is this VPS's
+    own snapshot of this stack or from_another_vps says otherwise. "latest"
+    is this machine's newest; with from_another_vps, the newest this host
+    name's stack took on another machine (the VPS this one replaces)."""
     try:
         open_repository(config)
     except Failure as error:
-        print(f"Restore refused: {error}. Nothing was changed.", file=sys.stderr)
-        raise SystemExit(EXIT_NO_REPOSITORY) from None
-    args = ["snapshots", "--json"]
+        refuse(config, str(error), EXIT_NO_REPOSITORY)
+    name, host = config["name"], config["host"]
+    listing = f"List the snapshots with: {name}-backup restic snapshots"
+    if snapshot == "latest" and from_another_vps:
+        # The dead VPS's newest, never one the new VPS took of its own empty stack.
+        _, found = snapshots(config, "--host", host, "--tag", name)
+        found = sorted((s for s in found if machine_tag(config) not in (s.get("tags") or [])), key=lambda s: s["time"])
+        if not found:
+            refuse(config, f"the repository {config['repository_display']} has no snapshot of {name} from {host} "
+                   f"taken on another machine. {listing}", EXIT_NO_SNAPSHOT)
+        return found[-1]
     if snapshot == "latest":
-        args += ["--host", config["host"], "--tag", config["name"]]
-    result = restic(config, *args, snapshot, check=False)
-    found = []
-    with contextlib.suppress(ValueError):
-        found = json.loads(result.stdout or "[]") or []
-    if result.returncode != 0 or len(found) != 1:
-        print(f"Restore refused: snapshot {snapshot} is not in the repository {config['repository_display']}"
-              f"{' (it has no snapshot of ' + config['name'] + ' from ' + config['host'] + ' yet)' if snapshot == 'latest' else ''}. "
-              "Nothing was changed. List the snapshots with: "
-              f"{config['name']}-backup restic snapshots", file=sys.stderr)
-        raise SystemExit(EXIT_NO_SNAPSHOT)
+        rc, found = snapshots(config, "--host", host, "--tag", f"{name},{machine_tag(config)}", "latest")
+        if rc != 0 or len(found) != 1:
+            _, others = snapshots(config, "--tag", name)
+            newest = {}
+            for other in sorted(others, key=lambda s: s["time"]):
+                newest[origin(other)] = other
+            hint = "".join(f"\n  {s['short_id']} of {s['time'][:19]}Z from {o}" for o, s in newest.items())
+            refuse(config, f"the repository {config['repository_display']} has no snapshot of {name} from this VPS "
+                   f"({host}, {machine_tag(config)})" + (
+                       f". The newest of {name} from other VPSs:{hint}\nTo restore here the newest this host "
+                       "name took on another machine (this VPS replaces a dead one): -e restore_from_another_vps=true; "
+                       "another one: -e snapshot=<id> -e restore_from_another_vps=true"
+                       if newest else f". {listing}"), EXIT_NO_SNAPSHOT)
+        return found[0]
+    rc, found = snapshots(config, snapshot)
+    if rc != 0 or len(found) != 1:
+        refuse(config, f"snapshot {snapshot} is not in the repository {config['repository_display']}. {listing}",
+               EXIT_NO_SNAPSHOT)
+    differences = elsewhere(config, found[0])
+    if differences and not from_another_vps:
+        refuse(config, f"snapshot {found[0]['short_id']} is not this VPS's: {'; '.join(differences)}. "
+               "If it is the one you want (this VPS replaces a dead one), add -e restore_from_another_vps=true",
+               EXIT_REFUSED)
     return found[0]
 
 
-def restore_dir(config):
-    """Beside the data directory, so that the swap is a rename."""
+def restore_area(config):
+    """Where a restore stages and keeps copies: on the data directory's own
+    filesystem, so that putting things in place is a rename. Beside the data
+    directory, or inside it when it is a mount point (its own volume)."""
     data_dir = config["data_dir"].rstrip("/")
-    return os.path.join(os.path.dirname(data_dir), "." + os.path.basename(data_dir) + ".restore")
+    if os.path.ismount(data_dir):
+        return {"in_place": True, "staging": os.path.join(data_dir, IN_PLACE_STAGING),
+                "kept": os.path.join(data_dir, KEPT_PREFIX)}
+    parent, base = os.path.dirname(data_dir), os.path.basename(data_dir)
+    return {"in_place": False, "staging": os.path.join(parent, f".{base}.restore"),
+            "kept": os.path.join(parent, f".{base}{KEPT_PREFIX}")}
 
 
-def cmd_stage(config, snapshot):
-    found = find_snapshot(config, snapshot)
-    target = restore_dir(config)
+def restore_dir(config):
+    return restore_area(config)["staging"]
+
+
+def snapshot_contents(config, found):
+    """The snapshot's data directory and dumps: {path: node}."""
+    result = restic(config, "ls", "--json", "--recursive", found["id"], config["data_dir"], config["staging_dir"])
+    nodes = {}
+    for line in result.stdout.splitlines():
+        with contextlib.suppress(ValueError):
+            node = json.loads(line)
+            if isinstance(node, dict) and node.get("struct_type") == "node":
+                nodes[node["path"]] = node
+    return nodes
+
+
+def free_bytes(path):
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
+
+
+def megabytes(size):
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def check_snapshot_holds_the_stack(config, found):
+    """Refuse, before anything is written, a snapshot without the data
+    directory or the dump the stack needs, or too big for the filesystem."""
+    nodes = snapshot_contents(config, found)
+    data_dir, short = config["data_dir"].rstrip("/"), found["short_id"]
+    if nodes.get(data_dir, {}).get("type") != "dir":
+        refuse(config, f"snapshot {short} holds no {data_dir} (it was taken with another data directory, or of "
+               "another stack): restoring it would replace the data with nothing", EXIT_REFUSED)
+    dump = os.path.join(config["staging_dir"], "postgres.dump")
+    if config.get("postgres_container") and dump not in nodes:
+        refuse(config, f"snapshot {short} holds no PostgreSQL dump (it was made without app_postgres)", EXIT_REFUSED)
+    needed = sum(node.get("size", 0) for node in nodes.values() if node.get("type") == "file")
+    area = restore_area(config)
+    filesystem = data_dir if area["in_place"] else os.path.dirname(data_dir)
+    free = free_bytes(filesystem)
+    if needed + SPACE_MARGIN > free:
+        refuse(config, f"snapshot {short} needs {megabytes(needed)} (and {megabytes(SPACE_MARGIN)} to spare) on the "
+               f"filesystem of {data_dir}, which has {megabytes(free)} free", EXIT_REFUSED)
+    return needed
+
+
+def cmd_stage(config, snapshot, from_another_vps=False):
+    found = find_snapshot(config, snapshot, from_another_vps)
+    check_snapshot_holds_the_stack(config, found)
+    area = restore_area(config)
+    target = area["staging"]
     with locked(config):
         fresh_dir(target)
         restic(config, "restore", found["id"], "--target", target,
                "--include", config["data_dir"], "--include", config["staging_dir"])
-        data = target + config["data_dir"]
+        data = target + config["data_dir"].rstrip("/")
         dumps = target + config["staging_dir"]
         if not os.path.isdir(data):
-            info = os.stat(config["data_dir"])
-            os.makedirs(data)
-            os.chown(data, info.st_uid, info.st_gid)
-            os.chmod(data, info.st_mode & 0o7777)
+            shutil.rmtree(target)
+            raise Failure(f"restic restored no {config['data_dir']} from snapshot {found['short_id']}; "
+                          "nothing was changed")
         copies = os.path.join(dumps, "sqlite")
         for relative in sqlite_databases(copies) if os.path.isdir(copies) else []:
             dest = os.path.join(data, relative)
@@ -367,41 +560,113 @@ def cmd_stage(config, snapshot):
             shutil.rmtree(target)
             raise Failure(f"snapshot {found['short_id']} holds no PostgreSQL dump (it was made without "
                           "app_postgres); nothing was changed")
-        plan = {"snapshot": found["id"], "time": found["time"], "data": data,
+        plan = {"snapshot": found["id"], "time": found["time"], "data": data, "in_place": area["in_place"],
                 "postgres_dump": dump if config.get("postgres_container") else None}
         with open(os.path.join(target, "plan.json"), "w") as handle:
             json.dump(plan, handle)
     print(json.dumps(plan))
 
 
+# Restored into a clean database: every schema of the dump's kind goes first,
+# so that a table created after the snapshot (a later migration) cannot
+# survive beside the migration table put back. Run with the restore in one
+# transaction: a failure leaves the database as it was.
+CLEAN_SCHEMAS = """
+DO $$ DECLARE schema text; BEGIN
+  FOR schema IN SELECT nspname FROM pg_namespace
+                WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', schema);
+  END LOOP;
+END $$;
+CREATE SCHEMA public;
+"""
+
+
+def restore_postgres(config, dump):
+    container = config["postgres_container"]
+    # pg_restore writes the dump as SQL, which psql runs after the clean-up
+    # in one transaction. COMMIT is sent only when pg_restore read the whole
+    # dump: a cut or unreadable one ends psql's session with the transaction
+    # open, and PostgreSQL rolls it back.
+    script = ('set -o pipefail; { printf "BEGIN;\\n%s\\n" "$1"; pg_restore --no-owner --file=- && echo "COMMIT;"; } | '
+              'psql --quiet --no-psqlrc --set=ON_ERROR_STOP=1'
+              ' --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" >/dev/null')
+    with open(dump, "rb") as source:
+        result = subprocess.run(["docker", "exec", "--interactive", container, "bash", "-c", script, "bash",
+                                 CLEAN_SCHEMAS], stdin=source, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise Failure(f"the restore of the database in {container} failed, the database is as it was: "
+                      f"{result.stderr.decode(errors='replace').strip()[-1500:]}")
+
+
+def size_of(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
+
+
+def kept_copies(config):
+    """Every copy earlier restores kept, oldest first (with the name the
+    first versions gave theirs)."""
+    area = restore_area(config)
+    folder, prefix = os.path.split(area["kept"])
+    legacy = "." + os.path.basename(config["data_dir"].rstrip("/")) + ".before-restore"
+    names = sorted(n for n in os.listdir(folder) if n.startswith(prefix) or (n == legacy and not area["in_place"]))
+    return [os.path.join(folder, n) for n in names]
+
+
 def cmd_apply(config):
-    target = restore_dir(config)
+    area = restore_area(config)
+    target = area["staging"]
     try:
         with open(os.path.join(target, "plan.json")) as handle:
             plan = json.load(handle)
     except OSError:
         raise Failure(f"nothing is staged in {target}: run `stage` first") from None
+    if plan.get("in_place", False) != area["in_place"]:
+        raise Failure(f"{target} was staged before {config['data_dir']} became or stopped being a mount point: "
+                      "stage again; nothing was changed")
+    data_dir = config["data_dir"].rstrip("/")
     with locked(config):
+        # Everything that can be checked is checked before the first change.
+        if not os.path.isdir(plan["data"]):
+            raise Failure(f"the staged data {plan['data']} is missing: stage again; nothing was changed")
+        if os.path.exists(data_dir) and os.stat(plan["data"]).st_dev != os.stat(data_dir).st_dev:
+            raise Failure(f"the staged data {plan['data']} is not on the filesystem of {data_dir}: "
+                          "stage again; nothing was changed")
+        kept = area["kept"] + datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        os.makedirs(kept, mode=0o700)
         if plan["postgres_dump"]:
-            container = config["postgres_container"]
-            with open(plan["postgres_dump"], "rb") as dump:
-                result = subprocess.run(
-                    ["docker", "exec", "--interactive", container, "sh", "-c",
-                     ('exec pg_restore --clean --if-exists --no-owner --single-transaction'
-                      ' --username="$POSTGRES_USER" --dbname="$POSTGRES_DB"')],
-                    stdin=dump, capture_output=True, check=False)
-            if result.returncode != 0:
-                raise Failure(f"pg_restore in {container} failed, the database is as it was: "
-                              f"{result.stderr.decode(errors='replace').strip()[-1500:]}")
-        data_dir = config["data_dir"].rstrip("/")
-        before = os.path.join(os.path.dirname(data_dir), "." + os.path.basename(data_dir) + ".before-restore")
-        shutil.rmtree(before, ignore_errors=True)
-        if os.path.exists(data_dir):
-            os.rename(data_dir, before)
-        os.rename(plan["data"], data_dir)
+            try:
+                dump_postgres(config, os.path.join(kept, "postgres.dump"))
+                restore_postgres(config, plan["postgres_dump"])
+            except Failure:
+                shutil.rmtree(kept, ignore_errors=True)  # nothing changed: nothing to keep
+                raise
+        if area["in_place"]:
+            # A mount point cannot be renamed: its entries move, both ways.
+            os.makedirs(os.path.join(kept, "data"), mode=0o700)
+            for name in sorted(os.listdir(data_dir)):
+                if not is_restore_area(name):
+                    os.rename(os.path.join(data_dir, name), os.path.join(kept, "data", name))
+            for name in sorted(os.listdir(plan["data"])):
+                os.rename(os.path.join(plan["data"], name), os.path.join(data_dir, name))
+            info = os.stat(plan["data"])
+            os.chown(data_dir, info.st_uid, info.st_gid)
+            os.chmod(data_dir, info.st_mode & 0o7777)
+        else:
+            if os.path.exists(data_dir):
+                os.rename(data_dir, os.path.join(kept, "data"))
+            os.rename(plan["data"], data_dir)
         shutil.rmtree(target)
-    print(f"Restored snapshot {plan['snapshot'][:8]} of {plan['time']}: the data directory"
-          f"{' and the database' if plan['postgres_dump'] else ''}; the data it replaced is in {before}.")
+    copies = "".join(f"\n  {path} ({megabytes(size_of(path))})" for path in kept_copies(config))
+    print(f"Restored snapshot {plan['snapshot'][:8]} of {plan['time'][:19]}Z: the data directory"
+          f"{' and the database' if plan['postgres_dump'] else ''}. What it replaced is kept in {kept} "
+          f"(data/{', postgres.dump' if plan['postgres_dump'] else ''}).\n"
+          f"Copies kept by restores, until you remove them:{copies}")
 
 
 def main(argv):
@@ -422,10 +687,14 @@ def main(argv):
         elif command == "status":
             print(json.dumps({**(last_success(config) or {"snapshot": None}),
                               "message": capitalized(describe_last(config)) + "."}))
-        elif command == "find":
-            print(json.dumps(find_snapshot(config, args[0] if args else "latest")))
-        elif command == "stage":
-            cmd_stage(config, args[0] if args else "latest")
+        elif command in ("find", "stage"):
+            from_another_vps = "--from-another-vps" in args
+            named = [a for a in args if a != "--from-another-vps"]
+            snapshot = named[0] if named else "latest"
+            if command == "find":
+                print(json.dumps(find_snapshot(config, snapshot, from_another_vps)))
+            else:
+                cmd_stage(config, snapshot, from_another_vps)
         elif command == "apply":
             cmd_apply(config)
         elif command == "restic":

@@ -1,0 +1,146 @@
+"""The backup script (roles/backup/files/backup.py) against a real
+PostgreSQL: the stack's own image (flask-vps/postgres:17) in a container on
+this machine's Docker, reached with `docker exec` as on the VPS."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "roles/backup/files/backup.py"
+IMAGE = "flask-vps/postgres:17"
+
+
+def psql(container, sql):
+    return subprocess.run(["docker", "exec", "-i", container, "psql", "-U", "flaskapp", "-d", "flaskapp",
+                           "-v", "ON_ERROR_STOP=1", "-tA"], input=sql, capture_output=True, text=True, check=False)
+
+
+def query(container, sql):
+    result = psql(container, sql)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    if not shutil.which("restic"):
+        pytest.fail("restic is not installed: `make unit` installs it (scripts/ensure-restic.sh)")
+    name = f"flask-vps-restore-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "run", "--detach", "--name", name, "--env", "POSTGRES_USER=flaskapp",
+                    "--env", "POSTGRES_DB=flaskapp", "--env", "POSTGRES_PASSWORD=not-used-here", IMAGE],
+                   check=True, capture_output=True)
+    try:
+        deadline = time.monotonic() + 60
+        while psql(name, "SELECT 1").returncode != 0:
+            assert time.monotonic() < deadline, "PostgreSQL did not start"
+            time.sleep(0.5)
+        yield name
+    finally:
+        subprocess.run(["docker", "rm", "--force", "--volumes", name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def stack(tmp_path, postgres):
+    data = tmp_path / "srv" / "data"
+    data.mkdir(parents=True)
+    (data / "upload.bin").write_bytes(b"uploaded")
+    (tmp_path / "password").write_text("repository password")
+    (tmp_path / "machine-id").write_text("0a1b2c3d4e5f60718293a4b5c6d7e8f9\n")
+    (tmp_path / "environment.json").write_text("{}")
+    config = {
+        "name": "demo", "host": "my-vps", "repository": str(tmp_path / "repo"),
+        "password_file": str(tmp_path / "password"), "cache_dir": str(tmp_path / "cache"),
+        "state_dir": str(tmp_path / "state"), "staging_dir": str(tmp_path / "state" / "staging"),
+        "data_dir": str(data), "paths": [], "postgres_container": postgres,
+        "keep": {"last": 7, "daily": 7, "weekly": 4, "monthly": 6},
+        "environment_file": str(tmp_path / "environment.json"), "machine_id_file": str(tmp_path / "machine-id"),
+        "pg_lock_wait_timeout": "2s",
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    query(postgres, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
+                    "CREATE TABLE schema_migrations (version text);"
+                    "INSERT INTO schema_migrations VALUES ('001');"
+                    "CREATE TABLE notes (id serial PRIMARY KEY, text text);"
+                    "INSERT INTO notes (text) VALUES ('in the snapshot');")
+    return tmp_path
+
+
+def run(stack, *args, timeout=120):
+    env = {**os.environ, "FLASK_VPS_BACKUP_CONFIG": str(stack / "config.json")}
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True, text=True,
+                          check=False, timeout=timeout)
+
+
+def test_a_restore_drops_the_tables_a_later_migration_made(stack, postgres):
+    """Reproduction: `pg_restore --clean --if-exists` dropped only the dump's
+    objects, so a table created after the snapshot survived with its rows
+    while the migration table went back, and the next release command failed
+    ("relation already exists") forever."""
+    assert run(stack, "backup").returncode == 0
+    # A later release's migration, and writes after the backup.
+    migration = "CREATE TABLE tags (id serial PRIMARY KEY, name text);"
+    query(postgres, migration + "INSERT INTO tags (name) VALUES ('after');"
+                    "UPDATE schema_migrations SET version = '002';"
+                    "INSERT INTO notes (text) VALUES ('after the snapshot');")
+    staged = run(stack, "stage", "latest")
+    assert staged.returncode == 0, staged.stderr
+    applied = run(stack, "apply")
+    assert applied.returncode == 0, applied.stderr
+    assert query(postgres, "SELECT to_regclass('public.tags') IS NULL") == "t"
+    assert query(postgres, "SELECT version FROM schema_migrations") == "001"
+    assert query(postgres, "SELECT text FROM notes") == "in the snapshot"
+    # The next release's migration runs again.
+    query(postgres, migration)
+    # The database as it was before the restore is kept, with the later table.
+    [kept] = (stack / "srv").glob(".data.before-restore-*")
+    assert f"What it replaced is kept in {kept} (data/, postgres.dump)" in applied.stdout
+    listing = subprocess.run(["docker", "exec", "-i", postgres, "pg_restore", "--list"],
+                             stdin=(kept / "postgres.dump").open("rb"), capture_output=True, text=True, check=True)
+    assert "TABLE public tags" in listing.stdout
+    assert (kept / "data" / "upload.bin").read_bytes() == b"uploaded"
+
+
+def test_a_failed_database_restore_leaves_the_database_and_the_files_as_they_were(stack, postgres):
+    assert run(stack, "backup").returncode == 0
+    assert run(stack, "stage", "latest").returncode == 0
+    (stack / "srv" / "data" / "later.bin").write_bytes(b"later")
+    query(postgres, "INSERT INTO notes (text) VALUES ('after the snapshot')")
+    # A dump PostgreSQL cannot restore (cut short): nothing may change.
+    [dump] = (stack / "srv").glob(".data.restore/**/postgres.dump")
+    dump.write_bytes(dump.read_bytes()[:-200])
+    applied = run(stack, "apply")
+    assert applied.returncode == 1
+    assert "the restore of the database" in applied.stderr and "the database is as it was" in applied.stderr
+    assert query(postgres, "SELECT count(*) FROM notes") == "2"
+    assert (stack / "srv" / "data" / "later.bin").exists()
+
+
+def test_a_table_lock_fails_the_backup_instead_of_hanging_it(stack, postgres):
+    """Reproduction: pg_dump had no --lock-wait-timeout: one open transaction
+    holding a table lock kept the oneshot unit "activating" forever, every
+    later timer firing was a no-op and OnFailure never fired."""
+    holder = subprocess.Popen(["docker", "exec", "-i", postgres, "psql", "-U", "flaskapp", "-d", "flaskapp"],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        holder.stdin.write("BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE;\n")
+        holder.stdin.flush()
+        deadline = time.monotonic() + 30
+        while query(postgres, "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' "
+                              "AND relation = 'notes'::regclass") != "1":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        failed = run(stack, "backup", timeout=90)
+        assert failed.returncode == 1
+        assert "a table stayed locked longer than the pg_lock_wait_timeout of 2s" in failed.stderr, failed.stderr
+        assert "No good backup yet." in failed.stderr
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
