@@ -79,8 +79,14 @@ def test_hardened_like_the_app(vps):
 
 
 def test_password_file_is_for_root_and_the_server_only(vps, password):
+    """Its group was gid 999, the server's own, which on the Debian VPS is
+    systemd-journal: every reader of the journal could read the password.
+    Now a system group of its own, which only the server's container gets."""
     secret = vps.file(f"{DIRECTORY}/password")
-    assert (secret.uid, secret.gid, secret.mode) == (0, 999, 0o440)
+    assert (secret.user, secret.group, secret.mode) == ("root", "flaskapp-postgres-password", 0o440)
+    assert vps.group("systemd-journal").gid != secret.gid
+    assert vps.check_output(f"getent group {secret.gid}").split(":")[3] == ""  # no host user is in it
+    assert inspect(vps, POSTGRES)["HostConfig"]["GroupAdd"] == [str(secret.gid)]
 
 
 def test_the_app_gets_the_connection_string_as_a_secret_file(vps, password):
