@@ -3,11 +3,13 @@
 
 The role renders nginx's configuration into a staging directory. This module
 then, only when nginx does not already serve exactly that configuration:
-tests it with `nginx -t`, copies it to `configs/<digest>/`, points the `live`
-symlink at it in one rename, reloads nginx gracefully, and waits until the
-old workers have finished their requests. A configuration nginx refuses never
-replaces the live one, and a run killed at any point leaves `live` naming a
-whole, tested configuration; the next run reloads if nginx may not have.
+tests it with `nginx -t` (in the running nginx, or, when nginx is not
+running, in a one-off container of the same service: same image, mounts and
+network), copies it to `configs/<digest>/`, points the `live` symlink at it in
+one rename, reloads nginx gracefully, and waits until the old workers have
+finished their requests. A configuration nginx refuses never replaces the
+live one, and a run killed at any point leaves `live` naming a whole, tested
+configuration; the next run reloads if nginx may not have.
 """
 
 import hashlib
@@ -128,14 +130,26 @@ class Nginx:
 
     def __init__(self, module):
         self.module = module
-        self.base = ["docker", "compose", "--project-directory", module.params["project_dir"],
-                     "exec", "-T", module.params["service"]]
+        self.compose = ["docker", "compose", "--project-directory", module.params["project_dir"]]
+        self.service = module.params["service"]
 
     def run(self, *argv):
-        return subprocess.run([*self.base, *argv], capture_output=True, text=True, check=False)
+        return subprocess.run([*self.compose, "exec", "-T", self.service, *argv],
+                              capture_output=True, text=True, check=False)
 
     def is_running(self):
         return self.run("true").returncode == 0
+
+    def test(self, conf, running):
+        """`nginx -t` of conf: in the running nginx, else in a one-off
+        container of the service (its image, mounts and network; no ports),
+        so a configuration is tested before it is live either way."""
+        if running:
+            return self.run("nginx", "-t", "-q", "-c", conf)
+        return subprocess.run(
+            [*self.compose, "run", "--rm", "--no-deps", "-T", "--entrypoint", "nginx", self.service,
+             "-t", "-q", "-c", conf],
+            capture_output=True, text=True, check=False)
 
     def workers(self):
         return self.run("sh", "-c", WORKERS_SCRIPT).stdout.split()
@@ -178,12 +192,12 @@ def main():
     nginx = Nginx(module)
     running = nginx.is_running()
     if live != digest:
-        if running:
-            test = nginx.run("nginx", "-t", "-q", "-c", container_conf.format(STAGED))
-            if test.returncode != 0:
-                module.fail_json(
-                    msg="nginx refused the new configuration; it keeps serving the live one. "
-                        + (test.stderr or test.stdout).strip(), **result)
+        test = nginx.test(container_conf.format(STAGED), running)
+        if test.returncode != 0:
+            keeps = "it keeps serving the live one" if running else "nothing was made live"
+            module.fail_json(
+                msg=f"nginx refused the new configuration; {keeps}. " + (test.stderr or test.stdout).strip(),
+                **result)
         os.makedirs(os.path.join(root, CONFIGS), mode=0o755, exist_ok=True)
         point_live_at(root, digest)
     if running:
