@@ -1,0 +1,113 @@
+"""An app host that dies with a request in flight: the load balancer sends a
+GET again to the other host, never a POST (which the dead host may already
+have written).
+
+The request is held in flight on purpose: a lock on the notes table (on the
+db host) keeps the app host's gunicorn waiting on the database, then that
+host's nginx is killed. HAProxy sees the connection close unanswered."""
+
+import json
+import re
+import shlex
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+from fleet import CAFILE, NAME, WEB, wait_for_status
+
+PSQL = "docker exec -i {env} flaskapp-postgres sh -c 'psql -qAt -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\"'"
+NGINX = "docker ps -aq --filter label=com.docker.compose.project=flaskapp --filter label=com.docker.compose.service=nginx"
+
+
+def psql(env=""):
+    return PSQL.format(env=env)
+
+
+def note_count(db):
+    return int(db.check_output(f"echo 'SELECT count(*) FROM notes' | {psql()}"))
+
+
+@contextmanager
+def notes_locked(db):
+    """Every query on the notes table waits until the block ends."""
+    locker = subprocess.Popen(
+        ["docker", "exec", "-i", "fleet-db", "sh", "-c", psql("-e PGAPPNAME=hold-notes")],
+        stdin=subprocess.PIPE, text=True)
+    locker.stdin.write("BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);\n")
+    locker.stdin.flush()
+    try:
+        deadline = time.monotonic() + 20
+        while "hold-notes" not in db.check_output(
+                f"echo \"SELECT application_name FROM pg_locks JOIN pg_stat_activity USING (pid)"
+                f" WHERE relation = 'notes'::regclass AND granted\" | {psql()}"):
+            assert time.monotonic() < deadline, "the notes table was not locked"
+            time.sleep(0.2)
+        yield
+    finally:
+        db.run(f"echo \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+               f" WHERE application_name = 'hold-notes'\" | {psql()}")
+        locker.stdin.close()
+        locker.wait(timeout=30)
+
+
+def in_flight_on(lb):
+    """The app host HAProxy sent the one request in flight to, or None."""
+    sessions = lb.check_output("echo 'show sess' | socat stdio /run/haproxy/admin.sock")
+    servers = set(re.findall(r"\bsrv=(\S+)", sessions)) & WEB.keys()
+    return servers.pop() if servers else None
+
+
+def request_with_a_dying_host(db, lb, web, internet, method, extra=""):
+    """Send one request through the load balancer, kill the nginx of the app
+    host it reached while the request waits there; returns (HTTP status, host
+    killed)."""
+    answer = {}
+
+    def send():
+        answer["status"] = internet.run(
+            f"curl -sS -m 50 -o /dev/null -w '%{{http_code}}' --cacert {CAFILE} -X {method} {extra}"
+            f" https://{NAME}/api/notes").stdout.strip()
+
+    hosts = dict(zip(WEB, web))
+    with notes_locked(db):
+        client = threading.Thread(target=send)
+        client.start()
+        deadline = time.monotonic() + 20
+        while (first := in_flight_on(lb)) is None:
+            assert time.monotonic() < deadline, "the request never reached an app host"
+            time.sleep(0.1)
+        hosts[first].check_output(f"docker kill $({NGINX})")
+        # HAProxy answers or sends the request on before the lock goes.
+        time.sleep(3)
+    client.join(timeout=60)
+    time.sleep(2)  # the dead host's gunicorn goes on once the lock goes
+    return answer.get("status"), first
+
+
+@pytest.fixture
+def restart_nginx(lb, web):
+    yield
+    for name, host in zip(WEB, web):
+        host.check_output(f"docker start $({NGINX})")
+        wait_for_status(lb, name, "UP", timeout=60)
+
+
+@pytest.mark.usefixtures("restart_nginx")
+def test_a_post_the_dead_host_received_is_not_sent_again(db, lb, web, internet):
+    before = note_count(db)
+    body = shlex.quote(json.dumps({"text": "written at most once"}))
+    status, killed = request_with_a_dying_host(db, lb, web, internet, "POST",
+                                               f"-H 'Content-Type: application/json' --data-raw {body}")
+    # The note is written at most once: by the dead host's gunicorn, which
+    # went on once the lock went; the other host never saw the request...
+    assert note_count(db) - before <= 1, (status, killed, before, note_count(db))
+    # ...and the client learns that it failed (it may try again itself).
+    assert status == "502", (status, killed)
+
+
+@pytest.mark.usefixtures("restart_nginx")
+def test_a_get_the_dead_host_received_is_answered_by_the_other(db, lb, web, internet):
+    status, killed = request_with_a_dying_host(db, lb, web, internet, "GET")
+    assert status == "200", (status, killed)
