@@ -32,6 +32,8 @@ from fleet import (
 from load import Load, assert_no_failures
 from stack import make_app, run_playbook
 
+EXPIRY = r'"msg": "The certificate expires on \d{4}-\d\d-\d\d \d\d:\d\d UTC: '
+
 
 def deploy(tmp_path_factory, name, **changes):
     """deploy.yml with a changed copy of the app, under load from the internet."""
@@ -161,6 +163,8 @@ def test_the_load_balancer_serves_an_own_certificate_then_the_acme_one_again(int
            "app_tls_certificate_key": f"{{{{ lookup('file', '{EPHEMERAL}/tls/site.key') }}}}"}
     rc, output = run_playbook("playbooks/deploy.yml", extra_vars=own, args=["--limit", "fleet-lb"])
     assert rc == 0, output[-3000:]
+    # Every deploy shows the served certificate's expiry (prepare.yml's own: 30 days).
+    assert re.search(EXPIRY + r"(29|30) days left", output), output[-3000:]
     subprocess.run(["docker", "cp", str(EPHEMERAL / "tls" / "site.crt"), f"{INTERNET}:/root/site.crt"], check=True)
     assert internet.run(f"curl -sS -m 10 --fail --cacert /root/site.crt {SITE}").rc == 0
     assert internet.run(f"curl -sS -m 10 --cacert {CAFILE} {SITE}").rc != 0
@@ -168,6 +172,7 @@ def test_the_load_balancer_serves_an_own_certificate_then_the_acme_one_again(int
     rc, output = run_playbook("playbooks/deploy.yml", args=["--limit", "fleet-lb"])
     assert rc == 0, output[-3000:]
     assert task_hosts(output, "Obtain the certificate when the names, the CA or the key type change", "ok") == {"fleet-lb"}
+    assert re.search(EXPIRY + r"\d+ days left", output), output[-3000:]
     assert get(internet, SITE)["scheme"] == "https"
     assert internet.run(f"curl -sS -m 10 --cacert /root/site.crt {SITE}").rc != 0
 

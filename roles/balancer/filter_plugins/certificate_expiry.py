@@ -1,0 +1,1 @@
+../../app/filter_plugins/certificate_expiry.py
