@@ -11,8 +11,8 @@
 # role can ship them to the VPS (app_image_archives), as on an air-gapped host.
 # Each base comes from the official debian:<codename> image when it can be
 # pulled, otherwise from debootstrap. Existing base images are kept (FORCE=1
-# makes them again); the images on top are always rebuilt, from Docker's
-# cache when their Dockerfile is unchanged. With both releases, it also builds
+# makes them again); the images on top are rebuilt only when their directory
+# or their base changed, so a second run changes nothing. With both releases, it also builds
 # the stand-in of Docker CE's apt repository (scripts/docker-ce-standin.sh).
 # The bases are made side by side, then every image on top of them: most of
 # the time goes to downloads from Debian's archive.
@@ -65,10 +65,31 @@ debootstrap_base() {
   rm -rf "$root"
 }
 
+# What an image is made from: its directory and the ids of the images its
+# build arguments name (the base). An image labelled with the same is kept.
+source_of() { # source_of DOCKERFILE-DIR [build-arg...]
+  local dir=$1 arg
+  shift
+  {
+    tar -C "$dir" -c --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner .
+    for arg in "$@"; do
+      echo "$arg"
+      docker image inspect -f '{{.Id}}' "${arg#*=}" 2>/dev/null || true
+    done
+  } | sha256sum | cut -d' ' -f1
+}
+
 build() { # build NAME DOCKERFILE-DIR [build-arg...]
-  local name=$1 dir=$2
+  local name=$1 dir=$2 source
   shift 2
-  local args=()
+  # Rebuilt only when its source changed: parallel builds that share their
+  # first steps race on Docker's layer cache, so a rebuild "from the cache"
+  # can give a new image id, a new archive, and a change on the VPS.
+  source=$(source_of "$dir" "$@")
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "flask-vps.source" }}' "$name" 2>/dev/null)" = "$source" ]; then
+    return 0
+  fi
+  local args=(--label "flask-vps.source=$source")
   for arg in "$@"; do args+=(--build-arg "$arg"); done
   # Quiet unless it fails (the engine's legacy builder warns on every build).
   local log
