@@ -57,10 +57,9 @@ unit: venv restic
 preflight: venv images
 	$(TIMED) pytest -q -p no:cacheprovider tests/preflight
 
-# The backup script's restores against a real PostgreSQL (the stack's image),
-# and single roles on a VPS container reached through Docker:
+# The backup script's restores against a real PostgreSQL (the stack's image):
 restore-test: venv images
-	$(TIMED) pytest -q -p no:cacheprovider tests/restore tests/roles
+	$(TIMED) pytest -q -p no:cacheprovider tests/restore
 
 # `make demo` from nothing, on its own container and ports:
 demo-test: venv images
