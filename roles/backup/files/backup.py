@@ -397,7 +397,7 @@ def cmd_backup(config):
           f"{done.get('data_added', 0)} bytes added) in {config['repository_display']}.")
 
 
-def refuse(config, message, code):
+def refuse(message, code):
     print(f"Restore refused: {message}. Nothing was changed.", file=sys.stderr)
     raise SystemExit(code)
 
@@ -409,9 +409,14 @@ def snapshots(config, *args):
     return result.returncode, []
 
 
-def origin(found):
+def machine_of(found):
+    """The machine id a snapshot's tags name, or None (made before the tag)."""
     machines = [t.removeprefix("machine:") for t in found.get("tags") or [] if t.startswith("machine:")]
-    return f"host {found.get('hostname')}, machine {machines[0] if machines else 'unknown'}"
+    return machines[0] if machines else None
+
+
+def origin(found):
+    return f"host {found.get('hostname')}, machine {machine_of(found) or 'unknown'}"
 
 
 def elsewhere(config, found):
@@ -424,8 +429,7 @@ def elsewhere(config, found):
         differences.append(f"it is not a snapshot of {config['name']} (tags: {', '.join(tags) or 'none'})")
     tag = machine_tag(config)
     if tag not in tags:
-        other = [t.removeprefix("machine:") for t in tags if t.startswith("machine:")]
-        differences.append(f"it was taken on another machine ({other[0] if other else 'no machine id'}; "
+        differences.append(f"it was taken on another machine ({machine_of(found) or 'no machine id'}; "
                            f"this one is {tag.removeprefix('machine:')})")
     return differences
 
@@ -438,15 +442,16 @@ def find_snapshot(config, snapshot, from_another_vps=False):
     try:
         open_repository(config)
     except Failure as error:
-        refuse(config, str(error), EXIT_NO_REPOSITORY)
+        refuse(str(error), EXIT_NO_REPOSITORY)
     name, host = config["name"], config["host"]
     listing = f"List the snapshots with: {name}-backup restic snapshots"
     if snapshot == "latest" and from_another_vps:
         # The dead VPS's newest, never one the new VPS took of its own empty stack.
         _, found = snapshots(config, "--host", host, "--tag", name)
-        found = sorted((s for s in found if machine_tag(config) not in (s.get("tags") or [])), key=lambda s: s["time"])
+        mine = machine_id(config)
+        found = sorted((s for s in found if machine_of(s) != mine), key=lambda s: s["time"])
         if not found:
-            refuse(config, f"the repository {config['repository_display']} has no snapshot of {name} from {host} "
+            refuse(f"the repository {config['repository_display']} has no snapshot of {name} from {host} "
                    f"taken on another machine. {listing}", EXIT_NO_SNAPSHOT)
         return found[-1]
     if snapshot == "latest":
@@ -457,7 +462,7 @@ def find_snapshot(config, snapshot, from_another_vps=False):
             for other in sorted(others, key=lambda s: s["time"]):
                 newest[origin(other)] = other
             hint = "".join(f"\n  {s['short_id']} of {s['time'][:19]}Z from {o}" for o, s in newest.items())
-            refuse(config, f"the repository {config['repository_display']} has no snapshot of {name} from this VPS "
+            refuse(f"the repository {config['repository_display']} has no snapshot of {name} from this VPS "
                    f"({host}, {machine_tag(config)})" + (
                        f". The newest of {name} from other VPSs:{hint}\nTo restore here the newest this host "
                        "name took on another machine (this VPS replaces a dead one): -e restore_from_another_vps=true; "
@@ -466,11 +471,11 @@ def find_snapshot(config, snapshot, from_another_vps=False):
         return found[0]
     rc, found = snapshots(config, snapshot)
     if rc != 0 or len(found) != 1:
-        refuse(config, f"snapshot {snapshot} is not in the repository {config['repository_display']}. {listing}",
+        refuse(f"snapshot {snapshot} is not in the repository {config['repository_display']}. {listing}",
                EXIT_NO_SNAPSHOT)
     differences = elsewhere(config, found[0])
     if differences and not from_another_vps:
-        refuse(config, f"snapshot {found[0]['short_id']} is not this VPS's: {'; '.join(differences)}. "
+        refuse(f"snapshot {found[0]['short_id']} is not this VPS's: {'; '.join(differences)}. "
                "If it is the one you want (this VPS replaces a dead one), add -e restore_from_another_vps=true",
                EXIT_REFUSED)
     return found[0]
@@ -487,10 +492,6 @@ def restore_area(config):
     parent, base = os.path.dirname(data_dir), os.path.basename(data_dir)
     return {"in_place": False, "staging": os.path.join(parent, f".{base}.restore"),
             "kept": os.path.join(parent, f".{base}{KEPT_PREFIX}")}
-
-
-def restore_dir(config):
-    return restore_area(config)["staging"]
 
 
 def snapshot_contents(config, found):
@@ -520,17 +521,17 @@ def check_snapshot_holds_the_stack(config, found):
     nodes = snapshot_contents(config, found)
     data_dir, short = config["data_dir"].rstrip("/"), found["short_id"]
     if nodes.get(data_dir, {}).get("type") != "dir":
-        refuse(config, f"snapshot {short} holds no {data_dir} (it was taken with another data directory, or of "
+        refuse(f"snapshot {short} holds no {data_dir} (it was taken with another data directory, or of "
                "another stack): restoring it would replace the data with nothing", EXIT_REFUSED)
     dump = os.path.join(config["staging_dir"], "postgres.dump")
     if config.get("postgres_container") and dump not in nodes:
-        refuse(config, f"snapshot {short} holds no PostgreSQL dump (it was made without app_postgres)", EXIT_REFUSED)
+        refuse(f"snapshot {short} holds no PostgreSQL dump (it was made without app_postgres)", EXIT_REFUSED)
     needed = sum(node.get("size", 0) for node in nodes.values() if node.get("type") == "file")
     area = restore_area(config)
     filesystem = data_dir if area["in_place"] else os.path.dirname(data_dir)
     free = free_bytes(filesystem)
     if needed + SPACE_MARGIN > free:
-        refuse(config, f"snapshot {short} needs {megabytes(needed)} (and {megabytes(SPACE_MARGIN)} to spare) on the "
+        refuse(f"snapshot {short} needs {megabytes(needed)} (and {megabytes(SPACE_MARGIN)} to spare) on the "
                f"filesystem of {data_dir}, which has {megabytes(free)} free", EXIT_REFUSED)
     return needed
 
