@@ -101,6 +101,26 @@ def test_root_login_is_closed_only_after_a_fresh_login_works(vps, monkeypatch):
     assert permit_root_login(vps) == "no"
 
 
+def test_a_network_error_on_the_fresh_login_never_reopens_root_login(vps, monkeypatch):
+    """Before, any failure of the admin user's fresh-login check wrote
+    PermitRootLogin prohibit-password over an earlier run's `no`. Here every
+    new SSH connection of the run fails at the network (a ProxyCommand that
+    closes it, no login refused), while the run itself goes on over the
+    shared master connection opened before it, as in the test above."""
+    monkeypatch.setenv("ANSIBLE_STRATEGY", "linear")
+    assert permit_root_login(vps) == "no"
+    subprocess.run(["ansible", "-i", str(molecule_inventory()), "production-vps", "-m", "ping"],
+                   cwd=PROJECT_DIR, check=True, capture_output=True)
+    common_args = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+                   " -o ProxyCommand=false")
+    rc, output = run_playbook("playbooks/provision.yml", extra_vars={"ansible_ssh_common_args": common_args},
+                              args=["--tags", "sshd"])
+    assert rc == 0, output
+    assert "got no answer (a network error, not a refused key); root login stays as an earlier run left it (no)" \
+        in " ".join(output.split()), output[-3000:]
+    assert permit_root_login(vps) == "no"
+
+
 def test_sshd_offers_only_the_roles_algorithms(vps):
     """Debian 13's defaults also offer ecdh-sha2-nistp*, hmac-sha1(-etm),
     umac-64 and encrypt-and-MAC MACs, and ECDSA host keys: the role's lists
