@@ -4,47 +4,17 @@ this machine's Docker, reached with `docker exec` as on the VPS."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
+from conftest import query
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "roles/backup/files/backup.py"
-IMAGE = "flask-vps/postgres:17"
-
-
-def psql(container, sql):
-    return subprocess.run(["docker", "exec", "-i", container, "psql", "-U", "flaskapp", "-d", "flaskapp",
-                           "-v", "ON_ERROR_STOP=1", "-tA"], input=sql, capture_output=True, text=True, check=False)
-
-
-def query(container, sql):
-    result = psql(container, sql)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    if not shutil.which("restic"):
-        pytest.fail("restic is not installed: `make unit` installs it (scripts/ensure-restic.sh)")
-    name = f"flask-vps-restore-test-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["docker", "run", "--detach", "--name", name, "--env", "POSTGRES_USER=flaskapp",
-                    "--env", "POSTGRES_DB=flaskapp", "--env", "POSTGRES_PASSWORD=not-used-here", IMAGE],
-                   check=True, capture_output=True)
-    try:
-        deadline = time.monotonic() + 60
-        while psql(name, "SELECT 1").returncode != 0:
-            assert time.monotonic() < deadline, "PostgreSQL did not start"
-            time.sleep(0.5)
-        yield name
-    finally:
-        subprocess.run(["docker", "rm", "--force", "--volumes", name], check=False, capture_output=True)
 
 
 @pytest.fixture

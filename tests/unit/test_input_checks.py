@@ -54,6 +54,8 @@ def test_the_defaults_pass():
     ({"app_server_name": "example.com *.example.org"}, None),
     ({"app_name": "Flask"}, 'app_name="Flask"'),
     ({"app_healthcheck_start_period": "0s"}, None),
+    ({"app_readiness_path": "/readyz"}, None),
+    ({"app_readiness_path": "readyz"}, 'app_readiness_path="readyz" is not a URL path'),
     ({"app_healthcheck_interval": "0s"}, "not a health-check duration"),
     ({"app_healthcheck_interval": "1m30s"}, None),
     ({"app_static_dir": "../other"}, "publish the whole app source"),

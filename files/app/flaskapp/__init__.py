@@ -48,8 +48,18 @@ def create_app(data_dir=None):
     def index():
         return render_template("index.html", version=__version__)
 
+    # Alive: the process answers. The load balancer checks this all the
+    # time, so a database hiccup does not take every app host out.
     @app.get("/healthz")
     def healthz():
+        return jsonify(status="ok")
+
+    # Ready to serve, database included (app_readiness_path): a release with
+    # a wrong database password is refused, not made live.
+    @app.get("/readyz")
+    def readyz():
+        if not notes_store.reachable():
+            return jsonify(status="database unreachable"), 503
         return jsonify(status="ok")
 
     @app.get("/api/client")

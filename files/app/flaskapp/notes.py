@@ -1,6 +1,7 @@
 """Notes, in PostgreSQL when the deployment gives a database URL
 (/run/secrets/database_url), otherwise in SQLite in the data directory."""
 
+import logging
 import os
 import sqlite3
 from contextlib import closing
@@ -13,13 +14,18 @@ SCHEMA = {
 }
 
 
+# Seconds the health check's query may wait on the network: it must answer
+# within the deployment's health check timeout.
+HEALTH_CHECK_TIMEOUT = 3
+
+
 class Notes:
     def __init__(self, database_url, sqlite_path):
         self.database_url = database_url
         self.sqlite_path = sqlite_path
         self.kind = "postgresql" if database_url else "sqlite"
 
-    def _run(self, sql, **params):
+    def _run(self, sql, timeout=None, **params):
         """Run one statement in its own transaction; return its rows."""
         if self.kind == "postgresql":
             import pg8000.native  # only needed with PostgreSQL
@@ -27,7 +33,8 @@ class Notes:
             url = urlsplit(self.database_url)
             with closing(pg8000.native.Connection(
                     user=unquote(url.username), password=unquote(url.password or ""),
-                    host=url.hostname, port=url.port or 5432, database=url.path.lstrip("/"))) as db:
+                    host=url.hostname, port=url.port or 5432, database=url.path.lstrip("/"),
+                    timeout=timeout)) as db:
                 return db.run(sql, **params)
         with closing(sqlite3.connect(self.sqlite_path)) as db, db:
             return db.execute(sql, params).fetchall()
@@ -43,6 +50,18 @@ class Notes:
         if self.kind == "sqlite":
             return os.path.exists(self.sqlite_path)
         return bool(self._run("SELECT to_regclass('notes') IS NOT NULL")[0][0])
+
+    def reachable(self):
+        """Whether the database answers (SQLite: always)."""
+        if self.kind == "sqlite":
+            return True
+        from pg8000.exceptions import Error as DatabaseError
+
+        try:
+            return self._run("SELECT 1", timeout=HEALTH_CHECK_TIMEOUT) == [[1]]
+        except (OSError, DatabaseError) as error:  # cannot connect, log in or query
+            logging.getLogger(__name__).warning("database unreachable: %s", error)
+            return False
 
     def add(self, text):
         return self._run("INSERT INTO notes (text) VALUES (:text) RETURNING id", text=text)[0][0]

@@ -35,6 +35,14 @@ def test_healthz(client):
     assert response.get_json() == {"status": "ok"}
 
 
+def test_readyz_without_a_database_url_is_ready(client):
+    """SQLite in the data directory: nothing to reach. With PostgreSQL:
+    tests/restore/test_app_health.py."""
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
 def test_client_address_trusts_exactly_one_proxy_hop(client):
     response = client.get(
         "/api/client",

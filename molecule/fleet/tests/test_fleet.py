@@ -35,12 +35,21 @@ from stack import make_app, run_playbook
 EXPIRY = r'"msg": "The certificate expires on \d{4}-\d\d-\d\d \d\d:\d\d UTC: '
 
 
-def deploy(tmp_path_factory, name, **changes):
+def deploy(tmp_path_factory, name, extra_vars=None, **changes):
     """deploy.yml with a changed copy of the app, under load from the internet."""
     src = make_app(tmp_path_factory.mktemp(name) / "app", **changes)
     with Load(INTERNET, url=SITE, cafile=CAFILE) as load:
-        rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(src)})
+        rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(src), **(extra_vars or {})})
     return rc, output, load
+
+
+def write_and_read_a_note(web, internet, text):
+    """A note written through the load balancer, read on each app host."""
+    created = json.loads(internet.check_output(
+        f"curl -sS -m 10 --fail --cacert {CAFILE} -H 'Content-Type: application/json' "
+        f"-d '{{\"text\": \"{text}\"}}' https://{NAME}/api/notes"))
+    for host in web:
+        assert get(host, f"http://127.0.0.1/api/notes/{created['id']}")["text"] == text
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +87,7 @@ def test_the_load_balancer_terminates_tls_and_redirects_plain_http(internet):
 
 
 def test_the_app_hosts_share_the_database_on_the_db_host(web, internet):
-    created = json.loads(internet.check_output(
-        f"curl -sS -m 10 --fail --cacert {CAFILE} -H 'Content-Type: application/json' "
-        f"-d '{{\"text\": \"from the internet\"}}' https://{NAME}/api/notes"))
-    for host in web:
-        note = get(host, f"http://127.0.0.1/api/notes/{created['id']}")
-        assert note["text"] == "from the internet"
+    write_and_read_a_note(web, internet, "from the internet")
     # No PostgreSQL on the app hosts.
     for host in web:
         assert "postgres" not in host.check_output("docker ps --format '{{.Names}}'")
@@ -123,13 +127,20 @@ def test_a_code_change_rolls_out_host_by_host_under_load(tmp_path_factory, web, 
 
 
 def test_a_refused_release_stops_the_roll_on_the_first_host(tmp_path_factory, web, internet, releases):
-    rc, output, load = deploy(tmp_path_factory, "broken", version="3.0.0", healthz_status=500)
+    """The run also changes postgres_password. Before, the host the stopped
+    roll never reached kept serving with the old one: every database request
+    failed there."""
+    rc, output, load = deploy(tmp_path_factory, "broken", version="3.0.0", healthz_status=500,
+                              extra_vars={"postgres_password": "fleetRotatedPassword1fleetRotated"})
     assert rc != 0
     assert "refused" in output
     assert_no_failures(load)
-    # The second app host was never touched: the roll stopped.
+    # The second app host was never touched by the roll: the roll stopped.
     assert task_hosts(output, "Identify the release", "ok") == {"fleet-web1"}
     assert_serves(web, internet, releases["second"], "2.0.0")
+    # Both live releases reloaded with the new password before the roll.
+    assert task_hosts(output, "Reload the live release with the database's new password", "changed") == set(WEB)
+    write_and_read_a_note(web, internet, "after the rotation")
 
 
 def test_an_app_host_that_stops_answering_is_taken_out_within_seconds(lb, internet):
@@ -155,6 +166,8 @@ def test_rollback_rolls_back_every_app_host_under_load(web, internet, releases):
     assert rc == 0, output[-3000:]
     assert_no_failures(load)
     assert_serves(web, internet, releases["first"], "1.0.0")
+    # Deployed before the password changed, given the new one since.
+    write_and_read_a_note(web, internet, "after the rollback")
 
 
 def test_the_load_balancer_serves_an_own_certificate_then_the_acme_one_again(internet):

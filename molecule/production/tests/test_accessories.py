@@ -22,6 +22,8 @@ from conftest import (
 )
 
 POSTGRES = "flaskapp-postgres"
+# postgres_password as the tests below change it.
+ROTATED = ("rotatedPassword1rotatedPassword1", "rotatedPassword2rotatedPassword2")
 DIRECTORY = "/srv/flaskapp/postgres"
 
 
@@ -109,6 +111,14 @@ def test_the_password_is_never_shown(vps, ephemeral_dir, password):
         assert vps.file(path).mode & 0o004 == 0, path
 
 
+def test_the_release_is_ready_only_once_it_reaches_the_database(vps):
+    """app_readiness_path=/readyz (SELECT 1 in the sample app) is what Docker's
+    health check, and so the deploy's gate, asks."""
+    probe = " ".join(inspect(vps, LIVE_APP)["Config"]["Healthcheck"]["Test"])
+    assert "GET /readyz HTTP/1.1" in probe
+    assert '"GET /readyz HTTP/1.1" 200' in vps.check_output(f"docker logs --tail 50 {LIVE_APP} 2>&1")
+
+
 def test_notes_written_through_the_site_are_rows_in_postgres(vps, internet):
     note_id = write_note(internet, "first note")
     assert read_note(internet, note_id) == "first note"
@@ -127,11 +137,16 @@ def test_the_worker_runs_the_live_release_with_its_secrets_and_data(vps):
 
 
 def test_a_release_and_a_rollback_keep_the_data_leave_postgres_running_and_move_the_worker(vps, internet):
+    """The release also changes postgres_password. Before, the rollback went
+    live with the old password (kept in the release's own secrets): /healthz
+    passed and every database request failed."""
     started, note_id = started_at(vps), write_note(internet, "before the release")
     before = live_release(vps)
-    deploy(app_environment={"POSTGRES_TEST_RELEASE": "1"})  # a new release
+    deploy(app_environment={"POSTGRES_TEST_RELEASE": "1"}, postgres_password=ROTATED[0])  # a new release
     after = live_release(vps)
     assert after != before
+    # The release it replaced got the new connection string too.
+    assert f":{ROTATED[0]}@" in vps.check_output(f"cat /srv/flaskapp/releases/{before}/secrets/database_url")
     assert read_note(internet, note_id) == "before the release"
     assert worker_containers(vps) == [f"flaskapp-worker-{after}-heartbeat running"]
     assert heartbeat(vps)["release"] == after
@@ -143,19 +158,26 @@ def test_a_release_and_a_rollback_keep_the_data_leave_postgres_running_and_move_
     assert worker_containers(vps) == [f"flaskapp-worker-{before}-heartbeat running"]
     assert heartbeat(vps)["release"] == before
     assert started_at(vps) == started
+    assert read_note(internet, write_note(internet, "after the rollback")) == "after the rollback"
 
 
 def test_a_worker_that_cannot_start_refuses_the_release(vps, internet):
+    """The refused run also changes postgres_password. Before, the live
+    release kept serving with the old one: every database request failed."""
     live = live_release(vps)
     broken = {"name": "broken", "command": ["python3", "-c", "import sys; print('no queue here'); sys.exit(3)"]}
     heartbeat_worker = {"name": "heartbeat", "command": "flask --app wsgi worker",
                         "healthcheck": "flask --app wsgi worker --check"}
-    rc, output = run_playbook("site.yml", extra_vars={"app_workers": [heartbeat_worker, broken]}, args=["--tags", "app"])
+    rc, output = run_playbook("site.yml", extra_vars={"app_workers": [heartbeat_worker, broken],
+                                                      "postgres_password": ROTATED[1]}, args=["--tags", "app"])
     assert rc != 0
     assert "its worker broken is not running" in output and "no queue here" in output, output[-3000:]
     assert live_release(vps) == live
     assert worker_containers(vps) == [f"flaskapp-worker-{live}-heartbeat running"]
     assert read_note(internet, write_note(internet, "served throughout")) == "served throughout"
+    # The live release reloaded with the new password, its worker restarted with it.
+    assert "Reload the live release with the database's new password" in output
+    assert heartbeat(vps)["release"] == live
 
 
 def test_another_major_version_is_refused_before_any_change(vps, internet):

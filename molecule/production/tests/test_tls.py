@@ -163,6 +163,17 @@ def test_certificate_and_account_are_kept_on_the_vps(vps):
     assert vps.service("certbot.timer").is_running
 
 
+def test_nginx_sees_the_stacks_certificate_and_not_the_acme_account(vps):
+    """nginx mounted all of /etc/letsencrypt, the ACME account's key with it."""
+    nginx = vps.check_output("docker ps -q --filter label=com.docker.compose.service=nginx")
+    assert vps.check_output(f"docker exec {nginx} find /etc/letsencrypt -maxdepth 2 | sort").split() == \
+        ["/etc/letsencrypt", "/etc/letsencrypt/archive", "/etc/letsencrypt/archive/flaskapp",
+         "/etc/letsencrypt/live", "/etc/letsencrypt/live/flaskapp"]
+    assert vps.run(f"docker exec {nginx} test -e /etc/letsencrypt/accounts").rc != 0
+    # Its relative symlinks resolve inside the container.
+    assert vps.check_output(f"docker exec {nginx} head -c 27 {LIVE}/fullchain.pem") == "-----BEGIN CERTIFICATE-----"
+
+
 def test_renewal_under_load_serves_the_new_certificate(vps, internet):
     """certbot renews (forced: the test CA's certificates are not due for days) with the
     renewal settings the first run stored; its hook reloads nginx gracefully."""

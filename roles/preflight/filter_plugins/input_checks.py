@@ -140,10 +140,13 @@ def _app_settings(settings, app_src):
     if not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
         errors.append(f"app_name={show(name)} is not allowed: it names the compose projects, images and /srv/<app_name>;"
                       " allowed are lowercase letters, digits, - and _, starting with a letter or digit (flaskapp).")
-    path = settings.get("app_healthcheck_path", "/healthz")
-    if not str(path).startswith("/") or re.search(r"[\s'\"\\]", str(path)):
-        errors.append(f"app_healthcheck_path={show(path)} is not a URL path: allowed is a path starting with / "
-                      "(/healthz), without spaces or quotes.")
+    for var, example in (("app_healthcheck_path", "/healthz"), ("app_readiness_path", "/readyz")):
+        path = str(settings.get(var, example))
+        if var == "app_readiness_path" and path == "":
+            continue  # the health check's path serves as both
+        if not path.startswith("/") or re.search(r"[\s'\"\\]", path):
+            errors.append(f"{var}={show(path)} is not a URL path: allowed is a path starting with / "
+                          f"({example}), without spaces or quotes.")
     for var in DURATIONS:
         value = str(settings.get(var, "5s"))
         zero_allowed = var == "app_healthcheck_start_period"
