@@ -5,6 +5,7 @@ app hosts and a playbook's output."""
 import json
 import os
 import re
+import shlex
 import time
 from pathlib import Path
 
@@ -25,6 +26,20 @@ def get(host, url):
     """GET from `host` (for the site's name, whatever the address), the answer's JSON."""
     tls = f"--cacert {CAFILE}" if url.startswith("https:") else ""
     return json.loads(host.check_output(f"curl -sS -m 10 --fail {tls} -H 'Host: {NAME}' {url}"))
+
+
+def write_note(internet, text):
+    """POST a note through the load balancer, as a browser would; returns its id."""
+    body = shlex.quote(json.dumps({"text": text}))
+    out = internet.check_output(f"curl -sS -m 10 --fail-with-body --cacert {CAFILE} -H 'Content-Type: application/json'"
+                                f" --data-raw {body} https://{NAME}/api/notes")
+    return json.loads(out)["id"]
+
+
+def read_note(internet, note_id):
+    """The note's text, read through the load balancer; None when there is no such note."""
+    out = internet.check_output(f"curl -sS -m 10 --cacert {CAFILE} https://{NAME}/api/notes/{note_id}")
+    return json.loads(out).get("text")
 
 
 def live_release(host):

@@ -1,43 +1,30 @@
 """Backups in the multi-host layout: playbooks/backup.yml backs up PostgreSQL
-on the db host and each app host's data directory, each host into its own
-repository on the backup server (restic's REST server, a login per host);
+on the db host, each app host's data directory and the load balancer's
+certbot account and certificates (in no backup before), each host into its
+own repository on the backup server (restic's REST server, a login per host);
 playbooks/restore.yml puts them all back together, or refuses before any
 change. Runs first, on the first release."""
 
 import json
-import shlex
 import subprocess
 
 import pytest
 from fleet import (
-    CAFILE,
-    NAME,
     ROOT,
     SITE,
     WEB,
     get,
     live_release,
+    read_note,
     wait_for_status,
+    write_note,
 )
 
 from stack import run_playbook
 
 DUMP = "/var/lib/flaskapp-backup/staging/postgres.dump"
 DATA = f"{ROOT}/data"
-
-
-def write_note(internet, text):
-    """POST a note through the load balancer, as a browser would; returns its id."""
-    body = shlex.quote(json.dumps({"text": text}))
-    out = internet.check_output(f"curl -sS -m 10 --fail-with-body --cacert {CAFILE} -H 'Content-Type: application/json'"
-                                f" --data-raw {body} https://{NAME}/api/notes")
-    return json.loads(out)["id"]
-
-
-def read_note(internet, note_id):
-    """The note's text, read through the load balancer; None when there is no such note."""
-    out = internet.check_output(f"curl -sS -m 10 --cacert {CAFILE} https://{NAME}/api/notes/{note_id}")
-    return json.loads(out).get("text")
+LETSENCRYPT = "cd /etc/letsencrypt && find . -type f | sort | xargs sha256sum"
 
 
 def write_file(host, name):
@@ -56,7 +43,7 @@ def started(host):
 
 
 @pytest.fixture(scope="module")
-def backup(web, db, internet):
+def backup(web, db, lb, internet):
     """A note written through the site and a file on each app host, then
     playbooks/backup.yml; returns (note text, note id, output, {host: files})."""
     note = "kept by the db host's backup"
@@ -65,12 +52,14 @@ def backup(web, db, internet):
         write_file(host, "restore-before.bin")
     rc, output = run_playbook("playbooks/backup.yml")
     assert rc == 0, output[-3000:]
-    return note, note_id, output, {name: data_files(host) for name, host in zip(WEB, web)}
+    files = {name: data_files(host) for name, host in zip(WEB, web)}
+    files["fleet-lb"] = lb.check_output(LETSENCRYPT)
+    return note, note_id, output, files
 
 
-def test_each_host_backs_up_into_its_own_repository_and_the_db_host_holds_the_notes(web, db, backup):
+def test_each_host_backs_up_into_its_own_repository_and_the_db_host_holds_the_notes(web, db, lb, backup):
     note, _, output, _ = backup
-    hosts = {"fleet-db": db, "fleet-web1": web[0], "fleet-web2": web[1]}
+    hosts = {"fleet-db": db, "fleet-web1": web[0], "fleet-web2": web[1], "fleet-lb": lb}
     for name, host in hosts.items():
         snapshot = json.loads(host.check_output("flaskapp-backup status"))["snapshot"]
         assert snapshot and snapshot[:8] in output, (name, output[-3000:])
@@ -85,6 +74,11 @@ def test_each_host_backs_up_into_its_own_repository_and_the_db_host_holds_the_no
     assert note in rows
     for host in web:
         assert host.run(f"flaskapp-backup restic dump latest {DUMP}").rc != 0
+    # The load balancer's holds certbot's account key and the certificate.
+    listing = lb.check_output("flaskapp-backup restic ls latest").split()
+    assert "/etc/letsencrypt/live/flaskapp/privkey.pem" in listing
+    assert any(path.startswith("/etc/letsencrypt/accounts/") and path.endswith("/private_key.json")
+               for path in listing), listing
 
 
 def test_a_restore_that_one_host_cannot_stage_changes_nothing_on_any_host(web, internet, backup):
@@ -110,7 +104,10 @@ def test_the_restore_brings_back_every_host_s_snapshot_and_both_app_hosts_serve_
     later_id = write_note(internet, "written after the backup")
     for host in web:
         write_file(host, "restore-after.bin")
-    snapshots = {host: json.loads(host.check_output("flaskapp-backup status"))["snapshot"] for host in (db, *web)}
+    snapshots = {host: json.loads(host.check_output("flaskapp-backup status"))["snapshot"]
+                 for host in (db, *web, lb)}
+    # The load balancer loses certbot's account (its key with it).
+    lb.check_output("mv /etc/letsencrypt/accounts /root/accounts.lost")
     rc, output = run_playbook("playbooks/restore.yml")
     assert rc == 0, output[-3000:]
     for snapshot in snapshots.values():
@@ -123,6 +120,9 @@ def test_the_restore_brings_back_every_host_s_snapshot_and_both_app_hosts_serve_
         wait_for_status(lb, name, "UP")
     assert read_note(internet, note_id) == note
     assert read_note(internet, later_id) is None
+    # certbot's account and certificates are back, what they replaced kept aside.
+    assert lb.check_output(LETSENCRYPT) == files["fleet-lb"]
+    assert lb.check_output("ls -d /etc/.letsencrypt.before-restore-*/data/live/flaskapp")
     # Each app host answers the load balancer, and the site answers through it.
     for address in WEB.values():
         assert get(lb, f"http://{address}/api/client")

@@ -4,7 +4,6 @@ release that stops the roll, an app host that goes down, rollback, the
 status playbook, and the firewall between the hosts. Requests come from the
 "internet" container; each host is checked through `docker exec`."""
 
-import json
 import re
 import subprocess
 import time
@@ -27,6 +26,7 @@ from fleet import (
     live_release,
     task_hosts,
     wait_for_status,
+    write_note,
 )
 
 from load import Load, assert_no_failures
@@ -45,11 +45,9 @@ def deploy(tmp_path_factory, name, extra_vars=None, **changes):
 
 def write_and_read_a_note(web, internet, text):
     """A note written through the load balancer, read on each app host."""
-    created = json.loads(internet.check_output(
-        f"curl -sS -m 10 --fail --cacert {CAFILE} -H 'Content-Type: application/json' "
-        f"-d '{{\"text\": \"{text}\"}}' https://{NAME}/api/notes"))
+    note_id = write_note(internet, text)
     for host in web:
-        assert get(host, f"http://127.0.0.1/api/notes/{created['id']}")["text"] == text
+        assert get(host, f"http://127.0.0.1/api/notes/{note_id}")["text"] == text
 
 
 @pytest.fixture(scope="module")
