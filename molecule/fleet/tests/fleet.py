@@ -6,7 +6,9 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 LB = "172.30.77.10"
@@ -19,6 +21,7 @@ SITE = f"https://{NAME}/api/client"
 # certificate (new at every pebble start), as a browser trusts its CA's.
 CAFILE = "/root/acme-root.pem"
 ROOT = "/srv/flaskapp"
+PSQL = "docker exec -i {env} flaskapp-postgres sh -c 'psql -qAt -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\"'"
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "."))
 
 
@@ -87,3 +90,30 @@ def task_hosts(output, task, outcome):
     section = re.search(rf"TASK \[[^\]]*{re.escape(task)}\][^\n]*\n(.*?)(?=\nTASK |\nPLAY |\Z)", output, re.DOTALL)
     assert section, f"no task {task!r} in the output"
     return set(re.findall(rf"^{outcome}: \[([^\]]+)\]", section.group(1), re.MULTILINE))
+
+
+def psql(env=""):
+    return PSQL.format(env=env)
+
+
+@contextmanager
+def notes_locked(db):
+    """Every query on the notes table waits until the block ends."""
+    locker = subprocess.Popen(
+        ["docker", "exec", "-i", "fleet-db", "sh", "-c", psql("-e PGAPPNAME=hold-notes")],
+        stdin=subprocess.PIPE, text=True)
+    locker.stdin.write("BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);\n")
+    locker.stdin.flush()
+    try:
+        deadline = time.monotonic() + 20
+        while "hold-notes" not in db.check_output(
+                f"echo \"SELECT application_name FROM pg_locks JOIN pg_stat_activity USING (pid)"
+                f" WHERE relation = 'notes'::regclass AND granted\" | {psql()}"):
+            assert time.monotonic() < deadline, "the notes table was not locked"
+            time.sleep(0.2)
+        yield
+    finally:
+        db.run(f"echo \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+               f" WHERE application_name = 'hold-notes'\" | {psql()}")
+        locker.stdin.close()
+        locker.wait(timeout=30)

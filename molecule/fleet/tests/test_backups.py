@@ -7,6 +7,7 @@ change. Runs first, on the first release."""
 
 import json
 import subprocess
+import time
 
 import pytest
 from fleet import (
@@ -15,6 +16,7 @@ from fleet import (
     WEB,
     get,
     live_release,
+    notes_locked,
     read_note,
     wait_for_status,
     write_note,
@@ -128,3 +130,27 @@ def test_the_restore_brings_back_every_host_s_snapshot_and_both_app_hosts_serve_
         assert get(lb, f"http://{address}/api/client")
     for _ in range(4):
         assert get(internet, SITE)
+
+
+def test_a_backup_stuck_on_a_lock_fails_at_its_time_limit_and_alerts(db):
+    """A transaction holding a lock on the notes table keeps pg_dump waiting
+    (its own lock timeout is 5 minutes). Before, the unit had no time limit:
+    it stayed activating for as long as the lock, every later timer firing
+    was a no-op, and nothing was reported. Now TimeoutStartSec
+    (backup_time_limit, 60 s on this db host) fails it and OnFailure= runs
+    the notification command. About 70 s."""
+    since = db.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    with notes_locked(db):
+        db.check_output("systemctl start --no-block flaskapp-backup.service")
+        deadline = time.monotonic() + 150
+        while (state := db.check_output("systemctl show --property=ActiveState --value flaskapp-backup.service")) \
+                in ("activating", "active", "deactivating"):
+            assert time.monotonic() < deadline, state
+            time.sleep(2)
+    assert state == "failed"
+    assert db.check_output("systemctl show --property=Result --value flaskapp-backup.service") == "timeout"
+    deadline = time.monotonic() + 30
+    while "flaskapp-backup.service failed on fleet-db" not in (
+            alerts := db.check_output(f"journalctl -q -t flask-vps-alert --since '{since}'")):
+        assert time.monotonic() < deadline, alerts
+        time.sleep(1)

@@ -8,47 +8,17 @@ host's nginx is killed. HAProxy sees the connection close unanswered."""
 
 import json
 import shlex
-import subprocess
 import threading
 import time
-from contextlib import contextmanager
 
 import pytest
-from fleet import CAFILE, NAME, WEB, wait_for_status
+from fleet import CAFILE, NAME, WEB, notes_locked, psql, wait_for_status
 
-PSQL = "docker exec -i {env} flaskapp-postgres sh -c 'psql -qAt -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\"'"
 NGINX = "docker ps -aq --filter label=com.docker.compose.project=flaskapp --filter label=com.docker.compose.service=nginx"
-
-
-def psql(env=""):
-    return PSQL.format(env=env)
 
 
 def note_count(db):
     return int(db.check_output(f"echo 'SELECT count(*) FROM notes' | {psql()}"))
-
-
-@contextmanager
-def notes_locked(db):
-    """Every query on the notes table waits until the block ends."""
-    locker = subprocess.Popen(
-        ["docker", "exec", "-i", "fleet-db", "sh", "-c", psql("-e PGAPPNAME=hold-notes")],
-        stdin=subprocess.PIPE, text=True)
-    locker.stdin.write("BEGIN; LOCK TABLE notes IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);\n")
-    locker.stdin.flush()
-    try:
-        deadline = time.monotonic() + 20
-        while "hold-notes" not in db.check_output(
-                f"echo \"SELECT application_name FROM pg_locks JOIN pg_stat_activity USING (pid)"
-                f" WHERE relation = 'notes'::regclass AND granted\" | {psql()}"):
-            assert time.monotonic() < deadline, "the notes table was not locked"
-            time.sleep(0.2)
-        yield
-    finally:
-        db.run(f"echo \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-               f" WHERE application_name = 'hold-notes'\" | {psql()}")
-        locker.stdin.close()
-        locker.wait(timeout=30)
 
 
 def in_flight_on(db):
