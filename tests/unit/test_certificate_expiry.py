@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-PLUGIN = Path(__file__).resolve().parents[2] / "roles" / "app" / "filter_plugins" / "certificate_expiry.py"
+PLUGIN = Path(__file__).resolve().parents[2] / "roles" / "certificate" / "filter_plugins" / "certificate_expiry.py"
 spec = importlib.util.spec_from_file_location("certificate_expiry", PLUGIN)
 plugin = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(plugin)

@@ -1,1 +1,0 @@
-../../app/filter_plugins/certificate_expiry.py
