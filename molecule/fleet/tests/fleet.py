@@ -86,10 +86,11 @@ def assert_serves(web, internet, release, version):
 
 
 def task_hosts(output, task, outcome):
-    """Hosts with `outcome` (changed, ok, skipping, fatal) on the task named `task`."""
-    section = re.search(rf"TASK \[[^\]]*{re.escape(task)}\][^\n]*\n(.*?)(?=\nTASK |\nPLAY |\Z)", output, re.DOTALL)
-    assert section, f"no task {task!r} in the output"
-    return set(re.findall(rf"^{outcome}: \[([^\]]+)\]", section.group(1), re.MULTILINE))
+    """Hosts with `outcome` (changed, ok, skipping, fatal) on the task named
+    `task`, in every batch of a play with `serial` (one section per batch)."""
+    sections = re.findall(rf"TASK \[[^\]]*{re.escape(task)}\][^\n]*\n(.*?)(?=\nTASK |\nPLAY |\Z)", output, re.DOTALL)
+    assert sections, f"no task {task!r} in the output"
+    return {host for section in sections for host in re.findall(rf"^{outcome}: \[([^\]]+)\]", section, re.MULTILINE)}
 
 
 def psql(env=""):
