@@ -34,7 +34,8 @@ median and min-max. Results are kept per group in benchmarks/results/, next
 to the doc made from them and committed with it, so one group can be measured
 again alone; the doc is rewritten from all of them.
 BENCH_NOTE is printed in the doc next to the groups measured (conditions of
-the run worth knowing).
+the run worth knowing). The doc's words are in benchmarks/performance.md.j2,
+which report() fills in with the figures.
 
     make bench
     BENCH_REPEAT=1 BENCH_ONLY=runs,serving make bench
@@ -54,6 +55,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import jinja2
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "molecule" / "shared"))
 sys.path.insert(0, str(HERE))
@@ -68,6 +71,8 @@ RESULTS = HERE / "results"
 KEY = CACHE / "ssh" / "id_ed25519"
 DOC = PROJECT_DIR / "docs" / "performance.md"
 CHART = PROJECT_DIR / "docs" / "performance.png"
+# The words of the doc, around the figures report() works out.
+PAGE = HERE / "performance.md.j2"
 PORT_BASE = 19000
 # The rolling group's containers: their own network, fixed addresses (each
 # host's vps_private_address) and SSH ports.
@@ -79,7 +84,8 @@ WRK = "wrk -t2 -c16 -d10s --latency"
 # `make test` is timed by fresh-clone runs of `bash .ci/run`, not by make
 # bench: its minutes in each such run since the last change to what the tests
 # run (45ec4c7 moved one task; 6bb13df added docs only). The targets table
-# shows their median.
+# shows their median; the page lists each of them where it says why the
+# target is missed.
 TEST_COMMAND_RUNS = {
     "8e15c10": 27.3,  # 27 min 18 s, images built, nothing else running
     "6bb13df": 32.8,  # 32 min 47 s
@@ -88,57 +94,6 @@ TEST_COMMAND_RUNS = {
     "65f1292": 28.7,  # 28 min 39 s (the same)
 }
 TEST_COMMAND_MINUTES = statistics.median(TEST_COMMAND_RUNS.values())
-TEST_COMMAND_RUN = (
-    "fresh-clone runs of `bash .ci/run` on 2026-11-29, every test passing: "
-    + ", ".join(f"{minutes} min ({commit})" for commit, minutes in TEST_COMMAND_RUNS.items())
-    + f", median {TEST_COMMAND_MINUTES} min. Earlier runs of the same command took 27 to 35 minutes before"
-    " Python kept its bytecode (b058194) and 41 to 46 minutes before that; the same commit moves by a few"
-    " minutes from one run to the next on this shared machine")
-
-# Why a target is missed on the test machine (2 cores), printed under the
-# targets table for each target a measurement misses.
-WHY_MISSED = {
-    "No-op `site.yml` / cold `site.yml`": (
-        "A no-op run still reads the state of every task on the VPS (a file, a package, a container),"
-        " which is what lets `changed=0` vouch that nothing drifted: 193 tasks, about 0.1 s each with"
-        " Mitogen. 0.1 of the cold run would be about 0.04 s a task, or skipping the provision roles"
-        " on reruns, which would stop a rerun from repairing a package removed or a file edited by hand."),
-    "Code-only redeploy / naive `docker compose up -d --build`": (
-        "The figure is a whole `site.yml`: its preflight and provision plays check the VPS as a no-op run"
-        " does (the no-op row), then the deploy play starts the new release beside the old one, waits"
-        " for its health check, switches nginx and drains the old one, where the naive command replaces"
-        " the container in place and fails requests meanwhile (its row). The deploy play alone"
-        " (`playbooks/deploy.yml`, what a code change needs) has a row and a target of its own."),
-    "Code-only redeploy with `playbooks/deploy.yml` / naive `docker compose up -d --build`": (
-        "Both build the same image from the same cache. Around the build, the deploy play runs 87"
-        " tasks: it takes the deploy lock, pushes the source as one archive, starts the new release"
-        " beside the live one and waits for its health check (checked every second while it starts),"
-        " tests and reloads nginx, stops the old release once its requests are done, records the"
-        " release and prunes old ones. Each task costs about 0.1 s of Ansible's own work, and the run"
-        " opens its connection once (about 1.5 s for Mitogen's SSH and sudo start). The naive command"
-        " replaces the container in place and nothing else, and fails requests meanwhile (its row)."),
-    "Cold `site.yml` on 4 hosts / 1 host": (
-        "The VPS containers share the machine's 2 cores, and one cold run already keeps about one busy"
-        " (apt, Docker's install, the image build), so four hosts wait for each other's CPU. Ansible"
-        " runs the hosts' tasks at once (forks 20); on real VPSes, each with its own cores, that part"
-        " would not grow with the number of hosts. This machine cannot show it."),
-    "`make test` from a fresh clone (minutes)": (
-        f"Measured in {TEST_COMMAND_RUN}. The 2 cores are saturated for most of the run (load 7-9) while"
-        " four suites run at once, so its length follows the CPU work of the suites more than their order"
-        " (in the run of 8e15c10, production took 1621 s, fleet 1535 s, default 1520 s, preflight 397 s"
-        " and the demo 324 s). Since b058194, Python keeps the bytecode of what it imports: this"
-        " machine's environment sets PYTHONDONTWRITEBYTECODE, which the Makefile also exported, so every"
-        " ansible-playbook run compiled ansible-core again (about 0.45 s of CPU before its first task)"
-        " and every task's worker compiled what it imported. And a rerun's apt tasks skip the packages"
-        " already installed. 25 minutes needs about 13% less of the suites' work (25 of the median):"
-        " fewer playbook runs per test or fewer tasks per run (the no-op target above is the same work)."),
-    "Dynamic page: nginx / gunicorn direct (requests/s)": (
-        "wrk, nginx and gunicorn share the VPS's 2 cores, which gunicorn direct already fills: through"
-        " nginx each request also costs nginx's own work (accept, parse, proxy to gunicorn over a"
-        " kept-alive HTTP/1.1 connection, log), taken from the cores gunicorn needs. nginx in front"
-        " comes near gunicorn direct only where the app's own work per request is much larger than"
-        " nginx's; the sample page is tiny."),
-}
 
 
 def log(*args):
@@ -619,72 +574,60 @@ def ratio(a, b):
     return a["median"] / b["median"]
 
 
+def target(name, value, op, aim, **figures):
+    """A row of the targets table: met when the measured `value` is `op`
+    (">=" or "<=") `aim`, None when not measured. `name` picks its words in
+    the template; `figures` are any these words need (the push target's
+    file count)."""
+    row = {"name": name, "op": op, "aim": aim, "met": None, **figures}
+    if value is None:
+        return row
+    row["met"] = value >= aim if op == ">=" else value <= aim
+    row["shown"] = f"{value}" if isinstance(value, int) else f"{value:.2f}"
+    # How many times the aim a missed figure is off, where that is a number.
+    row["off"] = (aim / value if op == ">=" else value / aim) if value and aim else None
+    return row
+
+
+# The runs of a repeat of the runs group, a row each in the runs table.
+RUNS = ("cold", "second", "noop_project", "noop_stock", "noop_linear", "code_project", "code_stock",
+        "code_deploy", "code_naive", "deps_project", "rollback_project")
+# wrk's targets in the serving group, a row each in the serving table.
+SERVED = ("nginx_dynamic", "gunicorn_dynamic", "nginx_static", "nginx_loopback_dynamic")
+
+
 def report(results):
-    lines = ["# Performance", ""]
-    lines += [
-        "Measured by `make bench` (`benchmarks/perf.py`) on local Debian 13 VPS",
-        "containers reached over SSH, as `make demo` does. Each figure is the median",
-        "of its runs, with the spread (min–max) in brackets when there is more than",
-        "one; the members of a pair (this project against stock Ansible, 25 against",
-        "2,000 files, nginx against gunicorn) run one after the other in the same",
-        "repeat, so they share the machine's load. Wall times are seconds.",
-        "",
-    ]
-    lines += ["| Group | Measured | Commit | Repeats | Took | Machine |", "|---|---|---|---:|---:|---|"]
-    for group, data in results.items():
-        meta = data["meta"]
-        lines.append(f"| {group} | {meta['date']} | `{meta['commit']}` | {meta['repeat']} | "
-                     f"{meta.get('minutes', '?')} min | {meta['machine']} |")
-    lines.append("")
-    notes = [f"- {group}: {data['meta']['note']}" for group, data in results.items() if data["meta"].get("note")]
-    lines += [*notes, ""] if notes else []
+    """Rewrite the doc from the results: the figures are worked out here and
+    handed to the template (PAGE), which holds the words. A group without
+    results is None there and its section left out."""
+    page = dict.fromkeys(GROUPS)
+    page.update(groups={group: data["meta"] for group, data in results.items()},
+                notes={group: data["meta"]["note"] for group, data in results.items() if data["meta"].get("note")},
+                wrk=WRK, test_command_runs=TEST_COMMAND_RUNS, test_command_minutes=TEST_COMMAND_MINUTES)
     targets = []
     chart = {}
 
     if "runs" in results:
         rows = results["runs"]["rows"]
-        figures = [
-            ("Cold `site.yml` on a fresh VPS (as root)", "cold"),
-            ("Second `site.yml` (as deploy, closes root login)", "second"),
-            ("No-op `site.yml`", "noop_project"),
-            ("No-op `site.yml`, stock Ansible settings", "noop_stock"),
-            ("No-op `site.yml`, without Mitogen (`ANSIBLE_STRATEGY=linear`)", "noop_linear"),
-            ("Code-only redeploy (`site.yml`)", "code_project"),
-            ("Code-only redeploy, stock Ansible settings", "code_stock"),
-            ("Code-only redeploy (`playbooks/deploy.yml`)", "code_deploy"),
-            ("Dependency redeploy (`site.yml`, new requirement)", "deps_project"),
-            ("Rollback (`playbooks/rollback.yml`)", "rollback_project"),
-        ]
-        lines += ["## Runs", "",
-                  "Wall time and task count (TASK lines in the output) of each run; redeploys",
-                  "and the rollback under 4 clients inside the VPS (one connection per",
-                  "request) that count failed requests.", "",
-                  "| Run | Wall time | Tasks | Changed | Failed requests |", "|---|---:|---:|---:|---:|"]
-        for label, key in figures:
+        page["runs"] = {}
+        for key in RUNS:
             failed = [r[key]["load"]["failed"] for r in rows if key in r and "load" in r[key]]
-            lines.append(
-                f"| {label} | {fmt(col(rows, key))} | {fmt(col(rows, key, 'tasks'), '', 0)} | "
-                f"{fmt(stats(changed(rows, key)), '', 0)} | "
-                f"{sum(failed) if failed else 'n/a'} |")
-        naive_failed = [r["code_naive"]["load"]["failed"] for r in rows if "code_naive" in r]
-        lines.append(f"| Naive `docker compose up -d --build` (code-only) | {fmt(col(rows, 'code_naive'))} | | | "
-                     f"{sum(naive_failed) if naive_failed else 'n/a'} |")
-        lines.append("")
+            page["runs"][key] = {"wall": col(rows, key), "tasks": col(rows, key, "tasks"),
+                                 "changed": stats(changed(rows, key)), "failed": sum(failed) if failed else None}
         noop, stock, cold = col(rows, "noop_project"), col(rows, "noop_stock"), col(rows, "cold")
         code, naive = col(rows, "code_project"), col(rows, "code_naive")
         code_failed = sum(r[key]["load"]["failed"] for r in rows for key in ("code_project", "code_deploy") if key in r)
         noop_changed = changed(rows, "noop_project")
         targets += [
-            ("No-op `site.yml` (seconds)", noop["median"] if noop else None, "<=", 30),
-            ("Changed tasks in any no-op `site.yml`", max(noop_changed) if noop_changed else None, "<=", 0),
-            ("No-op `site.yml`, stock settings / project settings", ratio(stock, noop), ">=", 2.5),
-            ("No-op `site.yml` / cold `site.yml`", ratio(noop, cold), "<=", 0.1),
-            ("Code-only redeploy / naive `docker compose up -d --build`", ratio(code, naive), "<=", 1.5),
-            ("Failed requests during code-only redeploys", code_failed, "<=", 0),
+            target("noop_seconds", noop["median"] if noop else None, "<=", 30),
+            target("noop_changed", max(noop_changed) if noop_changed else None, "<=", 0),
+            target("noop_stock_ratio", ratio(stock, noop), ">=", 2.5),
+            target("noop_cold_ratio", ratio(noop, cold), "<=", 0.1),
+            target("code_naive_ratio", ratio(code, naive), "<=", 1.5),
+            target("code_failed", code_failed, "<=", 0),
         ]
         if "code_deploy" in rows[0]:
-            targets.append(("Code-only redeploy with `playbooks/deploy.yml` / naive `docker compose up -d --build`",
-                            ratio(col(rows, "code_deploy"), naive), "<=", 1.5))
+            targets.append(target("deploy_naive_ratio", ratio(col(rows, "code_deploy"), naive), "<=", 1.5))
         chart["Runs (s)"] = [
             ("cold", col(rows, "cold")), ("no-op", noop), ("no-op\nstock", stock),
             ("no-op\nlinear", col(rows, "noop_linear")),
@@ -696,146 +639,71 @@ def report(results):
     if "push" in results:
         rows = results["push"]["rows"]
         counts = sorted({int(k) for row in rows for k in row})
-        lines += ["## App source push", "",
-                  "`playbooks/deploy.yml` of a new release of the sample app padded with",
-                  "small generated modules; the push is the time of its tasks \"Package the",
-                  "app source\" (on the controller), \"Copy the app source archive\" and",
-                  "\"Unpack the app source\", from `ansible.posix.profile_tasks`.", "",
-                  "| Files | Push tasks | Whole deploy |", "|---:|---:|---:|"]
-        for n in counts:
-            lines.append(f"| {n:,} | {fmt(col(rows, str(n), 'push'), 's', 2)} | {fmt(col(rows, str(n)))} |")
-        lines.append("")
+        page["push"] = [{"files": n, "push": col(rows, str(n), "push"), "wall": col(rows, str(n))} for n in counts]
         if len(counts) == 2:
-            targets.append((f"Push of {counts[1]:,} files / 25 files",
-                            ratio(col(rows, str(counts[1]), "push"), col(rows, "25", "push")), "<=", 2))
+            targets.append(target("push_ratio", ratio(col(rows, str(counts[1]), "push"), col(rows, "25", "push")),
+                                  "<=", 2, files=counts[1]))
         chart["Source push task (s)"] = [(f"{n:,} files", col(rows, str(n), "push")) for n in counts]
 
     if "fleet" in results:
         rows = results["fleet"]["rows"]
         sizes = sorted({int(k) for row in rows for k in row})
-        lines += ["## Fleet", "", "Cold `site.yml` on N fresh VPS containers in one run.", "",
-                  "| Hosts | Wall time | Tasks |", "|---:|---:|---:|"]
-        for n in sizes:
-            lines.append(f"| {n} | {fmt(col(rows, str(n)))} | {fmt(col(rows, str(n), 'tasks'), '', 0)} |")
-        lines.append("")
+        page["fleet"] = [{"hosts": n, "wall": col(rows, str(n)), "tasks": col(rows, str(n), "tasks")} for n in sizes]
         if 1 in sizes and 4 in sizes:
-            targets.append(("Cold `site.yml` on 4 hosts / 1 host", ratio(col(rows, "4"), col(rows, "1")), "<=", 1.5))
+            targets.append(target("fleet_ratio", ratio(col(rows, "4"), col(rows, "1")), "<=", 1.5))
         chart["Fleet, cold site.yml (s)"] = [(f"{n} host{'s' if n > 1 else ''}", col(rows, str(n))) for n in sizes]
 
     if "rolling" in results:
         rows = results["rolling"]["rows"]
         sizes = sorted({int(k) for row in rows for k in row if k.isdigit()})
-        lines += ["## Rolling release", "",
-                  "A code-only release (`playbooks/deploy.yml` with `app_src` a new version of",
-                  "the sample app) rolled over N app hosts of the multi-host layout: one `lb`",
-                  "(HAProxy), N `web` and one `db` (PostgreSQL) VPS containers on one Docker",
-                  "network, with molecule/fleet's settings without TLS (`app_postgres: true`,",
-                  "the release command run once per release, on the first app host), each",
-                  "size converged once with `site.yml` before (its cold run is the last",
-                  "column, measured once). The roll switches one app host after another",
-                  "(`app_serial` 1, the default): each is drained on the load balancer,",
-                  "switched and put back before the next one starts, so the wall time grows",
-                  "with N by design; `-e app_serial=2` switches two at a time, which would",
-                  "about halve the per-host part on 2 and 4 hosts. Under 4 clients through",
-                  "the load balancer (from inside the lb host) that count failed requests;",
-                  "\"switched\": every app host served the new version afterwards.", "",
-                  "| App hosts | Rolling release | Per app host | Tasks | Failed requests | Switched | Cold `site.yml` |",
-                  "|---:|---:|---:|---:|---:|---|---:|"]
+        page["rolling"] = {"sizes": []}
         for n in sizes:
             key = str(n)
             runs = [r[key] for r in rows if key in r]
-            per_host = stats([e["wall"] / n for e in runs if e.get("rc", 0) == 0])
             failed = [e["load"]["failed"] for e in runs if "load" in e]
-            switched = sum(1 for e in runs if e.get("all_switched"))
-            lines.append(f"| {n} | {fmt(col(rows, key))} | {fmt(per_host)} | {fmt(col(rows, key, 'tasks'), '', 0)} | "
-                         f"{sum(failed) if failed else 'n/a'} | {switched} of {len(runs)} | "
-                         f"{fmt(col(rows, f'cold_{n}'))} |")
-        lines.append("")
-        if any(r["1"].get("load", {}).get("failed") for r in rows if "1" in r):
-            lines += ["With one app host, requests failed during these rolls: the switch drained",
-                      "the only app host on the load balancer, so HAProxy answered 503 until it",
-                      "was put back (all the failed requests of a check run were 503s). Fixed",
-                      "since: a host is drained only when another app host is left to serve",
-                      "(`roles/app/tasks/switch.yml`); a measurement after the fix prints no",
-                      "such note. With two or more, the others serve meanwhile.", ""]
+            page["rolling"]["sizes"].append({
+                "hosts": n, "wall": col(rows, key), "tasks": col(rows, key, "tasks"),
+                "per_host": stats([e["wall"] / n for e in runs if e.get("rc", 0) == 0]),
+                "failed": sum(failed) if failed else None,
+                "switched": sum(1 for e in runs if e.get("all_switched")), "runs": len(runs),
+                "cold": col(rows, f"cold_{n}")})
+        # A roll over one app host that failed requests: the template explains why.
+        page["rolling"]["one_host_failed"] = any(r["1"].get("load", {}).get("failed") for r in rows if "1" in r)
         one = col(rows, "1")
-        shown = [f"{n} / 1 app host: {ratio(col(rows, str(n)), one):.2f}" for n in sizes
-                 if n > 1 and ratio(col(rows, str(n)), one)]
-        if shown:
-            lines += [f"Rolling release wall time, ratio of medians, {'; '.join(shown)}.", ""]
-        lines += ["The sizes run one after the other (each needs a layout of its own), not",
-                  "interleaved like the pairs above, so they do not share the same load of",
-                  "the machine: a figure here is noisier than its spread suggests. The",
-                  "containers are `bench-roll-*` on the Docker network `bench-roll-net`",
-                  "(172.30.88.0/24), with SSH on 127.0.0.1:18460-18479.", ""]
+        page["rolling"]["ratios"] = [(n, ratio(col(rows, str(n)), one)) for n in sizes
+                                     if n > 1 and ratio(col(rows, str(n)), one)]
         chart["Rolling release (s)"] = [(f"{n} app host{'s' if n > 1 else ''}", col(rows, str(n))) for n in sizes]
 
     if "serving" in results:
         rows = results["serving"]["rows"]
-        labels = {"nginx_dynamic": "Dynamic page `/` through nginx (container address :80)",
-                  "gunicorn_dynamic": "Dynamic page `/`, gunicorn direct (container address :8000)",
-                  "nginx_static": "Static `/static/style.css` through nginx (container address :80)",
-                  "nginx_loopback_dynamic": "Dynamic page `/` through 127.0.0.1:80 (docker-proxy, then nginx)"}
-        lines += ["## Serving", "",
-                  f"`{WRK}` inside the VPS, with the role's default worker settings.",
-                  "nginx and gunicorn each log every request to their container's output;",
-                  "nginx writes its lines in 64 KB blocks, at most a second late. With one",
-                  "write per request (each a wake-up of Docker's log driver, on the same",
-                  "cores), nginx reached 0.72 of gunicorn direct's requests/s against 0.87",
-                  "with blocks (medians of 4 alternating 8-second pairs each, on the demo",
-                  "VPS, by hand).", "",
-                  "| Target | Requests/s | p50 latency | p99 latency | Non-2xx |", "|---|---:|---:|---:|---:|"]
-        for key, label in labels.items():
-            lines.append(f"| {label} | {fmt(col(rows, key, 'rps'), '', 0)} | {fmt(col(rows, key, 'p50_ms'), 'ms', 2)} | "
-                         f"{fmt(col(rows, key, 'p99_ms'), 'ms', 2)} | {sum(r[key]['non_2xx'] for r in rows if key in r)} |")
-        lines.append("")
+        page["serving"] = {key: {"rps": col(rows, key, "rps"), "p50_ms": col(rows, key, "p50_ms"),
+                                 "p99_ms": col(rows, key, "p99_ms"),
+                                 "non_2xx": sum(r[key]["non_2xx"] for r in rows if key in r)} for key in SERVED}
         nginx, direct, static = (col(rows, k, "rps") for k in ("nginx_dynamic", "gunicorn_dynamic", "nginx_static"))
-        targets += [("Dynamic page: nginx / gunicorn direct (requests/s)", ratio(nginx, direct), ">=", 0.9),
-                    ("Static file / dynamic page through nginx (requests/s)", ratio(static, nginx), ">=", 5)]
+        targets += [target("nginx_direct_ratio", ratio(nginx, direct), ">=", 0.9),
+                    target("static_dynamic_ratio", ratio(static, nginx), ">=", 5)]
         chart["Serving (requests/s)"] = [("nginx\ndynamic", nginx), ("gunicorn\ndirect", direct), ("nginx\nstatic", static)]
 
-    targets.append(("`make test` from a fresh clone (minutes)", TEST_COMMAND_MINUTES, "<=", 25))
-    if targets:
-        missed = []
-        lines += ["## Targets", "", "| Target | Measured | Aim | Result |", "|---|---:|---:|---|"]
-        for name, value, op, aim in targets:
-            if value is None:
-                lines.append(f"| {name} | n/a | {op} {aim} | not measured |")
-                continue
-            met = value >= aim if op == ">=" else value <= aim
-            shown = f"{value}" if isinstance(value, int) else f"{value:.2f}"
-            lines.append(f"| {name} | {shown} | {op} {aim} | {'met' if met else 'missed'} |")
-            if not met:
-                off = (aim / value if op == ">=" else value / aim) if value and aim else None
-                by = f"{off:.1f}x off the aim" if off else "off the aim"
-                missed.append(f"- {name}: {shown}, {by}. {WHY_MISSED.get(name, '')}".rstrip())
-        lines.append("")
-        if missed:
-            lines += ["Why the missed targets are missed:", "", *missed, ""]
+    targets.append(target("make_test", TEST_COMMAND_MINUTES, "<=", 25))
+    page["targets"] = targets
+    page["chart"] = None
     if chart:
         draw(chart)
-        lines += ["![Benchmark chart: medians, bars from min to max](performance.png)", ""]
-    lines += [
-        "## Reproduce", "",
-        "Needs the Docker engine and the images of `scripts/build-images.sh` (`make bench`",
-        "builds them); installs `benchmarks/requirements.txt` (matplotlib) into",
-        "`.venv`. It starts containers named `bench-*` with SSH on 127.0.0.1:19000-19099",
-        "and removes them at the end.", "",
-        "    make bench                                   # every group, 3 repeats (70 min on 2 cores)",
-        "    BENCH_REPEAT=1 BENCH_ONLY=runs,serving make bench",
-        "    BENCH_FILES=2000 BENCH_ONLY=push make bench",
-        "    .venv/bin/python benchmarks/perf.py --report  # rewrite this page from benchmarks/results/",
-        "",
-        "Stock settings: `ANSIBLE_CONFIG` names a file holding only `roles_path`;",
-        "the project's: its `ansible.cfg` (SSH pipelining and connection reuse, facts",
-        "gathered once, Debian's Python set rather than discovered on each run,",
-        "Mitogen's strategy through `plugins/strategy/mitogen_linear.py`);",
-        "\"without Mitogen\": the same with",
-        "`ANSIBLE_STRATEGY=linear`.",
-        "",
-    ]
-    DOC.write_text("\n".join(lines))
+        page["chart"] = os.path.relpath(CHART, DOC.parent)
+    DOC.write_text(render(page))
     log(f"wrote {DOC}")
+
+
+def render(page):
+    """The doc from PAGE and the figures of report(). trim_blocks and
+    lstrip_blocks drop the lines that hold only a tag, so that the template
+    reads like the page; an undefined name is an error rather than an empty
+    cell."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(PAGE.parent), autoescape=False,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    env.filters.update(fmt=fmt, thousands="{:,}".format)
+    return env.get_template(PAGE.name).render(page)
 
 
 def draw(chart):
