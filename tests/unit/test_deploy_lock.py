@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROLE = Path(__file__).resolve().parents[2] / "roles" / "app"
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "deploy_lock"
 MODULE = ROLE / "library" / "deploy_lock.py"
 
 
@@ -47,10 +47,11 @@ def test_a_held_lock_makes_the_next_run_wait_then_fail_naming_the_holder(tmp_pat
     assert lock(path, "first")["changed"]
     assert not lock(path, "first")["changed"]  # the holder takes it again
     started = time.monotonic()
-    refused = lock(path, "second", timeout=2)
+    refused = lock(path, "second", timeout=2, timeout_variable="app_lock_timeout")
     assert refused["failed"]
     assert time.monotonic() - started >= 2
     assert "The stack is locked by u@c running 'Deploy' (process 1) since now" in refused["msg"]
+    assert "Waited 2 s (app_lock_timeout)" in refused["msg"]
     assert "playbooks/unlock.yml" in refused["msg"]
 
 
@@ -99,7 +100,7 @@ def test_a_run_records_its_own_process_not_a_short_lived_worker(tmp_path):
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.set_fact:\n        holder: \"{{ 'Deploy' | app_lock_holder }}\"\n"
+        "    - ansible.builtin.set_fact:\n        holder: \"{{ 'Deploy' | deploy_lock_holder }}\"\n"
         "    - ansible.builtin.debug:\n        msg: \"pid={{ holder.pid }}\"\n")
     run = subprocess.Popen(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
@@ -143,7 +144,7 @@ class Run:
     can be interleaved step by step."""
 
     def __init__(self, token, **params):
-        self.params = {"timeout": 0, "max_age": 7200, "stale_token": "", "force": False, **params}
+        self.params = {"timeout": 0, "timeout_variable": "timeout", "max_age": 7200, "stale_token": "", "force": False, **params}
         self.holder = {"user": "u", "controller": "c", "play": "Deploy", "pid": 1, "since": "now",
                        "token": token, "since_epoch": time.time()}
 

@@ -69,6 +69,10 @@ options:
     description: Seconds to wait for a lock held by another run.
     type: int
     default: 300
+  timeout_variable:
+    description: The setting that gives C(timeout), named when waiting for the lock fails.
+    type: str
+    default: timeout
   max_age:
     description: Seconds without a heartbeat after which a held lock counts as left behind.
     type: int
@@ -222,7 +226,7 @@ def take(module, path, holder):
         if time.monotonic() >= deadline:
             module.fail_json(
                 msg=f"The stack is locked by {describe(current)}. Waited {params['timeout']} s "
-                    f"(app_lock_timeout). If that run is over, release the lock with "
+                    f"({params['timeout_variable']}). If that run is over, release the lock with "
                     f"playbooks/unlock.yml.", holder=current)
         time.sleep(2)
 
@@ -363,6 +367,7 @@ def main():
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "holder": {"type": "dict", "required": True},
             "timeout": {"type": "int", "default": 300},
+            "timeout_variable": {"type": "str", "default": "timeout"},
             "max_age": {"type": "int", "default": 7200},
             "stale_token": {"type": "str", "default": ""},
             "force": {"type": "bool", "default": False},

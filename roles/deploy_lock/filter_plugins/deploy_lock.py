@@ -129,4 +129,4 @@ def lock_gone(holder):
 
 class FilterModule:
     def filters(self):
-        return {"app_lock_holder": lock_holder, "app_lock_gone": lock_gone}
+        return {"deploy_lock_holder": lock_holder, "deploy_lock_gone": lock_gone}
