@@ -77,7 +77,7 @@ bench: venv images
 	$(UV) pip install --quiet -p $(VENV) -r benchmarks/requirements.txt
 	python benchmarks/perf.py
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(VENV)/collections/ansible_collections/flask_vps/stack
 
 $(VENV)/.installed: requirements.txt requirements.yml
 	$(UV) --version >/dev/null 2>&1 || $(HOST_PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -85,6 +85,12 @@ $(VENV)/.installed: requirements.txt requirements.yml
 	$(UV) pip install --quiet -p $(VENV) -r requirements.txt
 	ansible-galaxy collection install -r requirements.yml
 	touch $@
+
+# This directory as the collection flask_vps.stack (ansible.cfg's
+# collections_path; the unit tests import its plugins from there too).
+$(VENV)/collections/ansible_collections/flask_vps/stack: | $(VENV)/.installed
+	mkdir -p $(@D)
+	ln -sfn $(CURDIR) $@
 
 docker:
 	scripts/ensure-docker.sh

@@ -187,9 +187,11 @@ class Ansible:
     def __init__(self, inventory, tmp):
         self.inventory = inventory
         self.stock_cfg = Path(tmp) / "stock.cfg"
-        # Only what is needed to run at all: where the roles and the shared modules are.
+        # Only what is needed to run at all: where the roles and the collection
+        # (their modules and filters, flask_vps.stack) are.
+        collections = f"{PROJECT_DIR / '.venv' / 'collections'}:~/.ansible/collections"
         self.stock_cfg.write_text(f"[defaults]\nroles_path = {PROJECT_DIR / 'roles'}\n"
-                                  f"library = {PROJECT_DIR / 'plugins' / 'modules'}\n")
+                                  f"collections_path = {collections}\n")
 
     def env(self, settings):
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}

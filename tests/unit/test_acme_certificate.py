@@ -1,14 +1,8 @@
 """The acme_certificate module's decisions, on their own (molecule/production runs it against pebble)."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-MODULE = Path(__file__).resolve().parents[2] / "plugins" / "modules" / "acme_certificate.py"
-spec = importlib.util.spec_from_file_location("acme_certificate", MODULE)
-acme = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(acme)
+from ansible_collections.flask_vps.stack.plugins.modules import acme_certificate as acme
 
 WANTED = {"domains": ["www.example.com", "example.com"], "server": "https://ca.example/dir", "key_type": "ecdsa"}
 FACTS = {"domains": ["example.com", "www.example.com"], "valid": True, "not_after": "Jan  1 00:00:00 2030 GMT"}

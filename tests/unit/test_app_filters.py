@@ -1,6 +1,5 @@
 """The app role's filters and its source packaging, on their own."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -8,19 +7,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-ROLE = Path(__file__).resolve().parents[2] / "roles" / "app"
-
-
-def load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-filters = load(ROLE / "filter_plugins" / "app_release.py", "app_release")
-app_source = load(ROLE / "library" / "app_source.py", "app_source")
+from ansible_collections.flask_vps.stack.plugins.filter import app_release as filters
+from ansible_collections.flask_vps.stack.plugins.modules import app_source
 
 
 def test_release_id_follows_source_and_settings():
@@ -151,7 +139,7 @@ def test_patterns(pattern, path, matches):
 
 def run_module(tmp_path, src):
     args = {"ANSIBLE_MODULE_ARGS": {"src": str(src), "exclude": [".git"], "archive_dir": str(tmp_path / "cache")}}
-    done = subprocess.run([sys.executable, str(ROLE / "library" / "app_source.py")],
+    done = subprocess.run([sys.executable, app_source.__file__],
                           input=__import__("json").dumps(args), capture_output=True, text=True, check=True)
     return __import__("json").loads(done.stdout)
 

@@ -1,21 +1,17 @@
 """The deploy's verdict on the served certificate's expiry, from real
 certificates' notAfter as x509_certificate_info reports it."""
 
-import importlib.util
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 x509 = pytest.importorskip("cryptography.x509")
+from ansible_collections.flask_vps.stack.plugins.filter import (
+    certificate_expiry as plugin,
+)
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-PLUGIN = Path(__file__).resolve().parents[2] / "roles" / "certificate" / "filter_plugins" / "certificate_expiry.py"
-spec = importlib.util.spec_from_file_location("certificate_expiry", PLUGIN)
-plugin = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(plugin)
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 

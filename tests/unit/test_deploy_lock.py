@@ -1,6 +1,5 @@
 """The deploy lock module and its controller-side filters, on local paths."""
 
-import importlib.util
 import json
 import os
 import socket
@@ -10,20 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from ansible_collections.flask_vps.stack.plugins.filter import deploy_lock as filters
+from ansible_collections.flask_vps.stack.plugins.modules import deploy_lock as module
 
-ROLE = Path(__file__).resolve().parents[2] / "roles" / "deploy_lock"
-MODULE = ROLE / "library" / "deploy_lock.py"
-
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
+MODULE = module.__file__
 
 
-filters = load("deploy_lock_filters", ROLE / "filter_plugins" / "deploy_lock.py")
-module = load("deploy_lock_module", MODULE)
+
+
 
 
 @pytest.fixture(autouse=True)
@@ -100,11 +93,11 @@ def test_a_run_records_its_own_process_not_a_short_lived_worker(tmp_path):
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.set_fact:\n        holder: \"{{ 'Deploy' | deploy_lock_holder }}\"\n"
+        "    - ansible.builtin.set_fact:\n        holder: \"{{ 'Deploy' | flask_vps.stack.deploy_lock_holder }}\"\n"
         "    - ansible.builtin.debug:\n        msg: \"pid={{ holder.pid }}\"\n")
     run = subprocess.Popen(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
-        env={**os.environ, "ANSIBLE_FILTER_PLUGINS": str(ROLE / "filter_plugins")},
+        env=os.environ,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output, _ = run.communicate(timeout=120)
     assert run.returncode == 0, output

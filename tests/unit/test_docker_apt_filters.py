@@ -1,10 +1,6 @@
 """The docker role's filters for Docker CE's apt repository."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "roles" / "docker" / "filter_plugins"))
-from docker_apt import (
+from ansible_collections.flask_vps.stack.plugins.filter.docker_apt import (
     apt_package_versions,
     apt_release_field,
     docker_apt_version,

@@ -1,21 +1,9 @@
 """The multi-host layout's filters: preflight's check of the inventory groups,
 and the reading of HAProxy's `show stat` for the status playbook."""
 
-import importlib.util
-from pathlib import Path
 
-ROLES = Path(__file__).resolve().parents[2] / "roles"
-
-
-def load(path, name):
-    spec = importlib.util.spec_from_file_location(name, ROLES / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-layout = load("preflight/filter_plugins/fleet_layout.py", "fleet_layout")
-status = load("balancer/filter_plugins/balancer_status.py", "balancer_status")
+from ansible_collections.flask_vps.stack.plugins.filter import balancer_status as status
+from ansible_collections.flask_vps.stack.plugins.filter import fleet_layout as layout
 
 GROUPS = {"vps": ["lb1", "web1", "web2", "db1"], "lb": ["lb1"], "web": ["web1", "web2"], "db": ["db1"]}
 ADDRESSES = {"lb1": "10.0.0.2", "web1": "10.0.0.3", "web2": "10.0.0.4", "db1": "10.0.0.5"}

@@ -1,15 +1,12 @@
 """Preflight's checks of inventory values, on their own (tests/preflight runs them on a VPS)."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.flask_vps.stack.plugins.filter import input_checks as checks
 
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("input_checks", ROOT / "roles/preflight/filter_plugins/input_checks.py")
-checks = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(checks)
 
 ROLE_VARIABLES = {
     name

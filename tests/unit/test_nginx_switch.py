@@ -1,19 +1,13 @@
 """nginx_switch: digest, atomic promotion, pruning, and that nothing nginx
 refuses goes live, whether nginx runs or not."""
 
-import importlib.util
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-
-ROLE = Path(__file__).resolve().parents[2] / "roles" / "app"
-spec = importlib.util.spec_from_file_location("nginx_switch", ROLE / "library" / "nginx_switch.py")
-nginx_switch = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(nginx_switch)
+from ansible_collections.flask_vps.stack.plugins.modules import nginx_switch
 
 
 def stage(root, app_conf):

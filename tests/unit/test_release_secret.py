@@ -3,18 +3,12 @@ the new connection string (before, a rollback went live with the old one),
 in place, so the live release's mount sees it; other secrets and releases
 without it are left alone."""
 
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-
-ROLE = Path(__file__).resolve().parents[2] / "roles" / "app"
-spec = importlib.util.spec_from_file_location("release_secret", ROLE / "library" / "release_secret.py")
-release_secret = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(release_secret)
+from ansible_collections.flask_vps.stack.plugins.modules import release_secret
 
 
 def release(root, name, **secrets):

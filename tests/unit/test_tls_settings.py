@@ -1,19 +1,13 @@
 """Preflight's HTTPS checks, on their own (the suite in tests/preflight runs them on a VPS)."""
 
 import datetime
-import importlib.util
-from pathlib import Path
 
 import pytest
+from ansible_collections.flask_vps.stack.plugins.filter import tls_settings as tls
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-PLUGIN = Path(__file__).resolve().parents[2] / "roles" / "preflight" / "filter_plugins" / "tls_settings.py"
-spec = importlib.util.spec_from_file_location("tls_settings", PLUGIN)
-tls = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tls)
 
 ACME = {
     "app_tls": "acme",

@@ -36,9 +36,13 @@ def preflight_settings(defaults, values):
 
 def spec_without_defaults(spec_text, entry_point="main"):
     """A role's argument spec with its defaults left out, so that only values
-    the user set are checked against it (a default may be a template)."""
+    the user set are checked against it (a default may be a template). A
+    required input is not required here: the roles that have one (deploy_lock)
+    get it from the role or play that calls them, and Ansible checks it then.
+    (Required suboptions, such as a worker's name, stay required.)"""
     options = yaml.safe_load(spec_text)["argument_specs"][entry_point]["options"]
-    return {name: {k: v for k, v in spec.items() if k != "default"} for name, spec in options.items()}
+    return {name: {k: v for k, v in spec.items() if k not in ("default", "required")}
+            for name, spec in options.items()}
 
 
 def ssh_key_lines(settings, names):

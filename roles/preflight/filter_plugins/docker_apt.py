@@ -1,1 +1,0 @@
-../../docker/filter_plugins/docker_apt.py
