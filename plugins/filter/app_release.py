@@ -1,15 +1,22 @@
 """Filters of the app role: release ids, gunicorn sizing, and the report of
-a refused release. Unit tests: tests/unit/test_app_filters.py."""
+a refused release. Unit tests: tests/unit/test_app_filters.py. Memory sizes
+and durations are read with preflight's grammar
+(plugins/module_utils/docker_values.py)."""
 
 import hashlib
 import json
-import re
+
+from ansible_collections.flask_vps.stack.plugins.module_utils.docker_values import (
+    duration_seconds,
+    memory_bytes,
+)
 
 # gunicorn prints this once per start of its master process.
 GUNICORN_START = "Starting gunicorn"
 # Memory one gunicorn worker of a small Flask app needs, with headroom.
 WORKER_MEMORY_MB = 64
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# A Docker memory size in bytes, by the name tests/unit/test_app_filters.py uses.
+docker_bytes = memory_bytes
 
 
 def release_id(source_digest, settings):
@@ -18,32 +25,14 @@ def release_id(source_digest, settings):
     return hashlib.sha1(data.encode()).hexdigest()[:12]
 
 
-def docker_bytes(size):
-    """Docker's memory size ("512m", "1g", "1048576") in bytes."""
-    match = re.fullmatch(r"\s*(\d+)\s*([bkmg]?)b?\s*", str(size).lower())
-    if not match:
-        raise ValueError(f"not a Docker memory size: {size!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
-
-
 def gunicorn_workers(configured, cores, memory_limit):
     """gunicorn's advice, 2 x cores + 1, as far as the container's memory
     limit allows; a configured count other than 0 wins."""
     if int(configured) > 0:
         return int(configured)
     by_cores = 2 * int(cores) + 1
-    by_memory = docker_bytes(memory_limit) // (WORKER_MEMORY_MB * 1024**2)
+    by_memory = memory_bytes(memory_limit) // (WORKER_MEMORY_MB * 1024**2)
     return max(1, min(by_cores, by_memory))
-
-
-def duration_seconds(duration):
-    """A health-check duration as preflight allows it ("3s", "1m30s", "1h")
-    in seconds."""
-    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", str(duration))
-    if not match or not str(duration):
-        raise ValueError(f"not a health-check duration: {duration!r}")
-    hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
 
 
 def compose_escape(value):

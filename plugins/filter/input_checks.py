@@ -9,12 +9,23 @@ on the controller, before anything on the VPS changes.
 Each check names the variables it reads: renaming a variable in a role must
 rename it here (tests/unit/test_input_checks.py checks that every name below
 is a variable of some role).
+
+Docker's values (memory sizes, health-check durations, registry repositories)
+are read with the grammar the roles' filters use too,
+plugins/module_utils/docker_values.py: what passes here, the roles read alike.
 """
 
 import json
 import os
 import posixpath
 import re
+
+from ansible_collections.flask_vps.stack.plugins.module_utils.docker_values import (
+    MIN_MEMORY_BYTES,
+    duration_seconds,
+    is_registry_repository,
+    memory_bytes,
+)
 
 # Ports: a TCP port each; the SSH port may be named twice (sshd, firewall).
 PORTS = ["app_http_port", "app_https_port", "app_gunicorn_port", "sshd_port", "firewall_ssh_port"]
@@ -23,7 +34,7 @@ SSH_PORTS = {"sshd_port", "firewall_ssh_port"}
 NGINX_CONTAINER_PORTS = {80: "HTTP", 443: "HTTPS"}
 MEMORY_LIMITS = ["app_memory_limit", "app_nginx_memory_limit", "postgres_memory_limit"]
 SERVER_NAMES = ["app_server_name"]
-# Docker durations the health check accepts: whole hours, minutes, seconds.
+# Docker durations of the health check (whole hours, minutes, seconds).
 DURATIONS = ["app_healthcheck_interval", "app_healthcheck_timeout", "app_healthcheck_start_period"]
 NGINX_SIZES = ["app_nginx_client_max_body_size"]
 NGINX_TIMES = ["app_nginx_client_timeout"]
@@ -46,20 +57,10 @@ BACKUP_SETTINGS = ["backup_enabled", "backup_repository", "backup_password", "ba
 BACKUP_SCHEMES = ["sftp", "s3", "rest", "b2", "azure", "gs", "swift"]
 BACKUP_ALLOWED = ("allowed are an absolute local path (/var/backups/flaskapp), sftp:user@host:/path, "
                   "s3:https://host/bucket/path, rest:https://host/path, or b2:, azure:, gs:, swift:")
-# Docker's smallest memory limit.
-MIN_MEMORY = 6 * 1024 * 1024
-
 LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOST_NAME = re.compile(rf"^(\*\.)?({LABEL}\.)*{LABEL}\.?$")
-MEMORY = re.compile(r"^([0-9]+)([bkmgBKMG]|[kmgKMG][bB])?$")
-UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
-
-# A registry repository: [host[:port]/]path, Docker's reference grammar
-# without tag or digest (the release id is the tag).
-REGISTRY_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-REGISTRY_REPOSITORY = re.compile(
-    rf"^(?:{LABEL}(?:\.{LABEL})*(?::[0-9]+)?/)?{REGISTRY_COMPONENT}(?:/{REGISTRY_COMPONENT})*$")
 REGISTRY_SETTINGS = ["app_registry", "app_registry_username", "app_registry_password"]
+
 
 def show(value):
     """A value as the inventory would write it: strings quoted, numbers bare."""
@@ -111,11 +112,13 @@ def _memory(settings):
     for name in MEMORY_LIMITS:
         if not _is_set(settings, name):
             continue
-        match = MEMORY.match(str(settings[name]))
-        if not match:
+        try:
+            size = memory_bytes(settings[name])
+        except ValueError:
             errors.append(f"{name}={show(settings[name])} is not a memory size: allowed is a number of bytes with an "
                           "optional unit b, k, m or g (512m, 1g).")
-        elif int(match[1]) * UNITS[(match[2] or "b")[0].lower()] < MIN_MEMORY:
+            continue
+        if size < MIN_MEMORY_BYTES:
             errors.append(f"{name}={settings[name]} is below Docker's smallest memory limit: allowed is 6m or more "
                           "(512m).")
     return errors
@@ -149,8 +152,9 @@ def _app_settings(settings, app_src):
                           f"({example}), without spaces or quotes.")
     for var in DURATIONS:
         value = str(settings.get(var, "5s"))
-        zero_allowed = var == "app_healthcheck_start_period"
-        if not re.match(r"^(?=.)([0-9]+h)?([0-9]+m)?([0-9]+s)?$", value) or (value == "0s" and not zero_allowed):
+        try:
+            duration_seconds(value, zero_allowed=var == "app_healthcheck_start_period")
+        except ValueError:
             errors.append(f"{var}={show(value)} is not a health-check duration: allowed are whole hours, minutes and "
                           "seconds with their unit (5s, 1m, 1m30s).")
     url_path = str(settings.get("app_static_url_path", "/static"))
@@ -295,7 +299,7 @@ def _backups(settings):
 def _registry(settings):
     registry = str(settings.get("app_registry") or "")
     errors = []
-    if registry and (not REGISTRY_REPOSITORY.match(registry) or len(registry) > 255):
+    if registry and not is_registry_repository(registry):
         errors.append(f"app_registry={show(registry)} is not a registry repository: allowed is host[:port]/path "
                       "in lower case, without a tag (registry.example.com/team/flaskapp), or empty to ship "
                       "images through the controller.")
