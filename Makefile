@@ -16,10 +16,10 @@ unexport PYTHONDONTWRITEBYTECODE
 .PHONY: demo demo-down test bench vps-suites lint unit preflight restore-test demo-test molecule venv docker restic images
 
 demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
-	scripts/demo.sh up
+	lab/scripts/demo.sh up
 
 demo-down:  ## Remove the local VPS
-	scripts/demo.sh down
+	lab/scripts/demo.sh down
 
 # Every Molecule scenario (molecule/<name>/molecule.yml).
 SCENARIOS := $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml))
@@ -74,8 +74,8 @@ $(addprefix molecule-,$(SCENARIOS)): molecule-%: venv images
 # test). BENCH_REPEAT (3), BENCH_ONLY (runs,serving,push,fleet,rolling),
 # BENCH_FILES (2000), BENCH_NOTE.
 bench: venv images
-	$(UV) pip install --quiet -p $(VENV) -r benchmarks/requirements.txt
-	python benchmarks/perf.py
+	$(UV) pip install --quiet -p $(VENV) -r lab/benchmarks/requirements.txt
+	python lab/benchmarks/perf.py
 
 venv: $(VENV)/.installed $(VENV)/collections/ansible_collections/flask_vps/stack
 
@@ -93,12 +93,12 @@ $(VENV)/collections/ansible_collections/flask_vps/stack: | $(VENV)/.installed
 	ln -sfn $(CURDIR) $@
 
 docker:
-	scripts/ensure-docker.sh
+	lab/scripts/ensure-docker.sh
 
 # The backup script's unit tests run the real restic. (One apt-get at a time:
 # after Docker's, before the images'.)
 restic: docker
-	scripts/ensure-restic.sh
+	lab/scripts/ensure-restic.sh
 
 images: docker restic
-	scripts/build-images.sh 13 12
+	lab/scripts/build-images.sh 13 12

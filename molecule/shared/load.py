@@ -1,5 +1,5 @@
 """Load on a VPS container, from inside it, while a playbook or command runs
-(the redeploy tests and benchmarks/redeploy.py)."""
+(the redeploy tests and lab/benchmarks/redeploy.py)."""
 
 import json
 import subprocess

@@ -179,7 +179,7 @@ def recap(output):
 
 
 if __name__ == "__main__":
-    # For scripts/demo.sh, one word per line: `stack.py vps-run-args
+    # For lab/scripts/demo.sh, one word per line: `stack.py vps-run-args
     # [DOCKER_VOLUME]` prints the `docker run` options, `stack.py vps-command`
     # the command.
     import sys

@@ -15,7 +15,7 @@ def demo(action, command=None):
     # A make of its own, not a job of the make that runs the tests.
     for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         env.pop(name, None)
-    done = subprocess.run(command or ["scripts/demo.sh", action], cwd=REPO, env=env, check=False,
+    done = subprocess.run(command or ["lab/scripts/demo.sh", action], cwd=REPO, env=env, check=False,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-6000:]
     return done.stdout

@@ -7,7 +7,7 @@ Four containers, started once per session and always removed at the end:
           a python3 wrapper that runs under a 32-bit personality (setarch)
   nopy    flask-vps/vps:13 with python3 removed
 and the stand-in of Docker's apt repository (flask-vps/docker-ce-repo, see
-scripts/docker-ce-standin.sh) on a network vps13 and vps12 join, reachable
+lab/scripts/docker-ce-standin.sh) on a network vps13 and vps12 join, reachable
 there as http://docker-ce-repo/ (DOCKER_CE_REPO).
 Each case records the target's state before and after the run.
 """
@@ -165,7 +165,7 @@ def inventories(targets, tmp_path_factory):
     """One inventory per target (plus one with an unreachable second host),
     in a directory that links the project's group_vars as Molecule does."""
     directory = tmp_path_factory.mktemp("inventory")
-    (directory / "group_vars").symlink_to(REPO / "inventory" / "group_vars")
+    (directory / "group_vars").symlink_to(REPO / "lab" / "inventory" / "group_vars")
     paths = {}
 
     def write(key, hosts):

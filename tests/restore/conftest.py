@@ -26,7 +26,7 @@ def query(container, sql):
 @pytest.fixture(scope="session")
 def postgres():
     if not shutil.which("restic"):
-        pytest.fail("restic is not installed: `make unit` installs it (scripts/ensure-restic.sh)")
+        pytest.fail("restic is not installed: `make unit` installs it (lab/scripts/ensure-restic.sh)")
     name = f"flask-vps-restore-test-{uuid.uuid4().hex[:8]}"
     subprocess.run(["docker", "run", "--detach", "--name", name, "--env", "POSTGRES_USER=flaskapp",
                     "--env", "POSTGRES_DB=flaskapp", "--env", f"POSTGRES_PASSWORD={PASSWORD}", IMAGE],

@@ -95,7 +95,7 @@ def test_sqlite_copy_is_consistent_while_a_writer_holds_the_wal(tmp_path):
 def stack(tmp_path):
     """A stack's files and a config pointing at a local repository."""
     if not shutil.which("restic"):
-        pytest.fail("restic is not installed: `make unit` installs it (scripts/ensure-restic.sh)")
+        pytest.fail("restic is not installed: `make unit` installs it (lab/scripts/ensure-restic.sh)")
     data = tmp_path / "srv" / "data"
     (data / "uploads").mkdir(parents=True)
     (data / "uploads" / "a.bin").write_bytes(os.urandom(4096))

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The local VPS: a Debian 13 container with systemd and its own Docker,
 # provisioned and deployed by site.yml like a real VPS.
-#   scripts/demo.sh up     start it (if needed) and run site.yml against it
-#   scripts/demo.sh down   remove it
+#   lab/scripts/demo.sh up     start it (if needed) and run site.yml against it
+#   lab/scripts/demo.sh down   remove it
 # DEMO_NAME, DEMO_PORT and DEMO_SSH_PORT choose the container's name and its
-# ports on 127.0.0.1 (default vps-demo, 8080, 2222): inventory/local.yml
+# ports on 127.0.0.1 (default vps-demo, 8080, 2222): lab/inventory/local.yml
 # reads the same variables.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 name=${DEMO_NAME:-vps-demo}
 port=${DEMO_PORT:-8080}
@@ -46,13 +46,13 @@ case "${1:-up}" in
   up)
     fresh=$(docker inspect "$name" >/dev/null 2>&1 && echo no || echo yes)
     start_vps
-    ansible-playbook playbooks/local_vps_handover.yml -i inventory/local.yml
-    ansible-playbook site.yml -i inventory/local.yml
+    ansible-playbook lab/local_vps_handover.yml -i lab/inventory/local.yml
+    ansible-playbook site.yml -i lab/inventory/local.yml
     # A new VPS takes two runs, as a real one does: the first logs in as root
     # and creates the deploy user, the second logs in as deploy and closes
     # root's SSH login.
     if [ "$fresh" = yes ]; then
-      ansible-playbook site.yml -i inventory/local.yml
+      ansible-playbook site.yml -i lab/inventory/local.yml
     fi
     echo
     echo "The app answers at http://127.0.0.1:$port/"

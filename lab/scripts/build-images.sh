@@ -13,14 +13,14 @@
 # pulled, otherwise from debootstrap. Existing base images are kept (FORCE=1
 # makes them again); the images on top are rebuilt only when their directory
 # or their base changed, so a second run changes nothing. With both releases, it also builds
-# the stand-in of Docker CE's apt repository (scripts/docker-ce-standin.sh).
+# the stand-in of Docker CE's apt repository (lab/scripts/docker-ce-standin.sh).
 # The bases are made side by side, then every image on top of them: most of
 # the time goes to downloads from Debian's archive.
 #
-# Usage: scripts/build-images.sh [13] [12]     (default: 13)
+# Usage: lab/scripts/build-images.sh [13] [12]     (default: 13)
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 cache="$here/.cache/images"
 mkdir -p "$cache"
 releases=("${@:-13}")
@@ -136,19 +136,19 @@ save_archive() {
 build_and_save() { build "$@" && save_archive "$1"; }
 
 for release in "${releases[@]}"; do
-  in_background build "flask-vps/vps:$release" "$here/molecule/images/vps" "BASE=flask-vps/debian:$release"
+  in_background build "flask-vps/vps:$release" "$here/lab/images/vps" "BASE=flask-vps/debian:$release"
 done
 # Base images for the app stack (Debian 13 userland, like the official ones).
-in_background build_and_save flask-vps/python:3.13-slim "$here/molecule/images/python" BASE=flask-vps/debian:13
-in_background build_and_save flask-vps/nginx:1.26 "$here/molecule/images/nginx" BASE=flask-vps/debian:13
-in_background build_and_save flask-vps/postgres:17 "$here/molecule/images/postgres" BASE=flask-vps/debian:13
+in_background build_and_save flask-vps/python:3.13-slim "$here/lab/images/python" BASE=flask-vps/debian:13
+in_background build_and_save flask-vps/nginx:1.26 "$here/lab/images/nginx" BASE=flask-vps/debian:13
+in_background build_and_save flask-vps/postgres:17 "$here/lab/images/postgres" BASE=flask-vps/debian:13
 # The ACME CA of the HTTPS tests.
-in_background build flask-vps/acme:pebble "$here/molecule/images/acme" BASE=flask-vps/debian:13
+in_background build flask-vps/acme:pebble "$here/lab/images/acme" BASE=flask-vps/debian:13
 # The image registry of the multi-host tests.
-in_background build flask-vps/registry:2 "$here/molecule/images/registry" BASE=flask-vps/debian:13
+in_background build flask-vps/registry:2 "$here/lab/images/registry" BASE=flask-vps/debian:13
 # The backup server of the multi-host tests.
-in_background build flask-vps/backup-rest:0.13 "$here/molecule/images/backup-rest" BASE=flask-vps/debian:13
+in_background build flask-vps/backup-rest:0.13 "$here/lab/images/backup-rest" BASE=flask-vps/debian:13
 if [[ " ${releases[*]} " == *" 12 "* ]]; then
-  in_background "$here/scripts/docker-ce-standin.sh"
+  in_background "$here/lab/scripts/docker-ce-standin.sh"
 fi
 all_done

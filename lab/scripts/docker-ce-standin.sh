@@ -35,21 +35,21 @@
 #   docker_apt_repository_url: http://docker-ce-repo/linux/debian
 #   docker_apt_key_url: http://docker-ce-repo/linux/debian/gpg
 #
-# Needs flask-vps/debian:12 and :13 (scripts/build-images.sh 13 12). Rebuilt
+# Needs flask-vps/debian:12 and :13 (lab/scripts/build-images.sh 13 12). Rebuilt
 # from Docker's cache when nothing changed; the first build downloads the
 # Debian packages (a few minutes).
 #
-# Usage: scripts/docker-ce-standin.sh
+# Usage: lab/scripts/docker-ce-standin.sh
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 for base in flask-vps/debian:12 flask-vps/debian:13; do
   if ! docker image inspect "$base" >/dev/null 2>&1; then
-    echo "$base is missing: run scripts/build-images.sh 13 12 first" >&2
+    echo "$base is missing: run lab/scripts/build-images.sh 13 12 first" >&2
     exit 1
   fi
 done
-if ! log=$(docker build -q -t flask-vps/docker-ce-repo:latest "$here/molecule/images/docker-ce-repo" 2>&1 >/dev/null); then
+if ! log=$(docker build -q -t flask-vps/docker-ce-repo:latest "$here/lab/images/docker-ce-repo" 2>&1 >/dev/null); then
   echo "building flask-vps/docker-ce-repo failed:" >&2
   echo "$log" >&2
   exit 1

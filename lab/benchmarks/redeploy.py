@@ -2,7 +2,7 @@
 """Benchmark: a code change redeployed by this project versus the naive
 `docker compose up -d --build`, on the same local VPS in the same run.
 
-Starts a Debian 13 VPS container (flask-vps/vps:13, see scripts/build-images.sh),
+Starts a Debian 13 VPS container (flask-vps/vps:13, see lab/scripts/build-images.sh),
 deploys the sample app with site.yml, then measures under the same load (fixed
 number of clients inside the VPS, one connection per request):
 
@@ -13,7 +13,7 @@ number of clients inside the VPS, one connection per request):
 
 Prints a markdown table. Not a test: it asserts nothing.
 
-    . .venv/bin/activate && python benchmarks/redeploy.py [--clients 4] [--keep]
+    . .venv/bin/activate && python lab/benchmarks/redeploy.py [--clients 4] [--keep]
 """
 
 import argparse
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "molecule" / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "molecule" / "shared"))
 from load import Load
 from stack import (
     PROJECT_DIR,
@@ -89,7 +89,7 @@ def inventory(tmp):
     (inv / "hosts.yml").write_text(
         f"vps:\n  hosts:\n    {CONTAINER}:\n      ansible_connection: community.docker.docker\n"
         f"local_vps:\n  hosts:\n    {CONTAINER}:\n")
-    (inv / "group_vars").symlink_to(PROJECT_DIR / "inventory" / "group_vars")
+    (inv / "group_vars").symlink_to(PROJECT_DIR / "lab" / "inventory" / "group_vars")
     return inv
 
 

@@ -5,7 +5,7 @@
 #
 # Usage:
 #   molecule converge -s production      # the provisioned VPS: production-vps
-#   benchmarks/lynis.sh [before] [after]
+#   lab/benchmarks/lynis.sh [before] [after]
 #     before: measure a fresh flask-vps/vps:13 container with openssh-server
 #     after:  measure the running container production-vps (or $VPS)
 set -euo pipefail

@@ -3,8 +3,8 @@
 docs/performance.md and docs/performance.png (`make bench`).
 
 Every VPS is a Debian 13 container (flask-vps/vps:13, see
-scripts/build-images.sh) named bench-*, handed over like `make demo` does
-(playbooks/local_vps_handover.yml) and reached over SSH on 127.0.0.1 (ports
+lab/scripts/build-images.sh) named bench-*, handed over like `make demo` does
+(lab/local_vps_handover.yml) and reached over SSH on 127.0.0.1 (ports
 19000-19099), so that Ansible's SSH settings count as on a real VPS. The
 containers are removed at the end.
 
@@ -30,16 +30,16 @@ serving and push reuse the VPS the runs group leaves deployed (or deploy one).
 
 Each figure is measured BENCH_REPEAT (3) times, the members of a pair one
 after the other in each repeat (their order alternating), and reported as
-median and min-max. Results are kept per group in benchmarks/results/, next
+median and min-max. Results are kept per group in lab/benchmarks/results/, next
 to the doc made from them and committed with it, so one group can be measured
 again alone; the doc is rewritten from all of them.
 BENCH_NOTE is printed in the doc next to the groups measured (conditions of
-the run worth knowing). The doc's words are in benchmarks/performance.md.j2,
+the run worth knowing). The doc's words are in lab/benchmarks/performance.md.j2,
 which report() fills in with the figures.
 
     make bench
     BENCH_REPEAT=1 BENCH_ONLY=runs,serving make bench
-    python benchmarks/perf.py --report     # rewrite the doc only
+    python lab/benchmarks/perf.py --report     # rewrite the doc only
 """
 
 import argparse
@@ -58,7 +58,7 @@ from pathlib import Path
 import jinja2
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "molecule" / "shared"))
+sys.path.insert(0, str(HERE.parents[1] / "molecule" / "shared"))
 sys.path.insert(0, str(HERE))
 from redeploy import NAIVE_COMPOSE, NAIVE_DIR, NAIVE_NGINX
 
@@ -139,7 +139,7 @@ class Vps:
 
 
 def write_inventory(directory, hosts, groups=None, host_vars=None, vps_vars=None):
-    """An inventory like inventory/local.yml, for any number of bench VPSs;
+    """An inventory like lab/inventory/local.yml, for any number of bench VPSs;
     with `groups` (name -> hosts, e.g. lb, web, db of the multi-host layout),
     `host_vars` (host name -> variables) and `vps_vars` (variables of the
     group vps) if given."""
@@ -172,7 +172,7 @@ def write_inventory(directory, hosts, groups=None, host_vars=None, vps_vars=None
     (directory / "hosts.yml").write_text("---\n" + "\n".join(lines) + "\n")
     group_vars = directory / "group_vars"
     if not group_vars.exists():
-        group_vars.symlink_to(PROJECT_DIR / "inventory" / "group_vars")
+        group_vars.symlink_to(PROJECT_DIR / "lab" / "inventory" / "group_vars")
     return directory
 
 
@@ -252,7 +252,7 @@ def error_of(output):
 
 
 def handover(ansible):
-    ansible.play("playbooks/local_vps_handover.yml")
+    ansible.play("lab/local_vps_handover.yml")
 
 
 # ---------------------------------------------------------------- apps
