@@ -43,6 +43,8 @@ SYSTEM_DIRS = ["/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", 
                "/sys", "/tmp", "/usr", "/var", "/var/lib/docker", "/home", "/srv", "/opt"]
 # Paths in the app container the data directory must not be mounted over.
 RESERVED_MOUNTS = ["/app", "/tmp", "/run", "/run/secrets", "/run/gunicorn", "/etc", "/usr", "/proc", "/sys", "/dev"]
+# A file of app_instance_files: a name in the instance folder itself.
+INSTANCE_FILE_NAME = re.compile(r"^(?!\.\.?$)[A-Za-z0-9._-]+$")
 # Environment names the app role sets itself.
 ROLE_ENVIRONMENT = ["APP_DATA_DIR", "APP_RELEASE"]
 # PostgreSQL names the postgres role creates (database, role).
@@ -243,6 +245,31 @@ def _data_dir(settings):
         if not value.startswith("/") or path in RESERVED_MOUNTS or path == "/":
             errors.append(f"app_data_mount={show(value)} is not allowed: it must be an absolute path in the container "
                           f"that the app's own files do not use (not {', '.join(RESERVED_MOUNTS)}); allowed: /data.")
+    return errors + _instance(settings)
+
+
+def _instance(settings):
+    """Flask's instance folder: a path of its own in the container, and
+    plain file names in it."""
+    errors = []
+    if _is_set(settings, "app_instance_path"):
+        value = str(settings["app_instance_path"])
+        path = posixpath.normpath(value)
+        data = posixpath.normpath(str(settings.get("app_data_mount") or "/data"))
+        overlaps = path == data or path.startswith(data + "/") or data.startswith(path + "/")
+        if not value.startswith("/") or path in RESERVED_MOUNTS or path == "/" or overlaps:
+            errors.append(f"app_instance_path={show(value)} is not allowed: it must be an absolute path in the "
+                          f"container apart from app_data_mount ({data}) and not one of {', '.join(RESERVED_MOUNTS)}; "
+                          "allowed: Flask's app.instance_path, /app/instance for an app in /app.")
+    files = settings.get("app_instance_files") or {}
+    if isinstance(files, dict):
+        for name, content in files.items():
+            if not INSTANCE_FILE_NAME.match(str(name)):
+                errors.append(f"app_instance_files name {show(name)} is not allowed: allowed is a file name of "
+                              "letters, digits, ., _ and - (config.py), no directory.")
+            elif not isinstance(content, str):
+                errors.append(f"app_instance_files {name} is a {type(content).__name__}: allowed is the file's "
+                              "text (a string).")
     return errors
 
 

@@ -345,6 +345,10 @@ BAD = [Case(*row) for row in [
      ['app_data_mount="/run/secrets" is not allowed']),
     ("data-mount-over-tmp", VALUES, "vps13", ["app_data_mount=/tmp"],
      ['app_data_mount="/tmp" is not allowed']),
+    ("instance-folder-in-the-data-mount", VALUES, "vps13", ["app_instance_path=/data/instance"],
+     ['app_instance_path="/data/instance" is not allowed', "apart from app_data_mount (/data)"]),
+    ("instance-file-in-a-directory", VALUES, "vps13", [ev(app_instance_files={"conf/app.py": "X = 1"})],
+     ['app_instance_files name "conf/app.py" is not allowed']),
     # SSH access that closing root login would take away.
     ("deploy-user-root", SSH_ACCESS, "vps13", [ev(deploy_user_name="root")],
      ['deploy_user_name="root" is not allowed', "a user of its own"]),

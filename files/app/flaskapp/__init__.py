@@ -28,8 +28,8 @@ def read_secret(name):
         return None
 
 
-def create_app(data_dir=None):
-    app = Flask(__name__)
+def create_app(data_dir=None, instance_path=None):
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     # Without a secret key file, a random key per process: sessions then do
     # not survive a restart nor span several workers.
     app.config["SECRET_KEY"] = read_secret("secret_key") or secrets.token_hex(32)
@@ -37,6 +37,9 @@ def create_app(data_dir=None):
     # deployment mounts at $APP_DATA_DIR; it outlives releases.
     app.config["DATA_DIR"] = data_dir or os.environ.get("APP_DATA_DIR") or app.instance_path
     app.config["RELEASE"] = os.environ.get("APP_RELEASE", "")
+    # Flask's instance folder: config.py there (written on the server, e.g.
+    # from the deployment's vault) overrides the settings above.
+    app.config.from_pyfile("config.py", silent=True)
     # nginx is exactly one proxy hop in front of gunicorn: trust one level of
     # X-Forwarded-For/-Proto/-Host and nothing a client sends beyond that.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
@@ -71,6 +74,10 @@ def create_app(data_dir=None):
             version=__version__,
             release=app.config["RELEASE"],
         )
+
+    @app.get("/api/instance")
+    def instance():
+        return jsonify(path=app.instance_path, site_name=app.config.get("SITE_NAME"))
 
     @app.get("/api/notes")
     def notes():

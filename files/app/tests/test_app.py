@@ -143,3 +143,14 @@ def test_a_workers_health_is_its_own_heartbeat_while_another_release_writes_too(
     assert run_worker(monkeypatch, tmp_path, "old", "--check") == 0
     # A worker that never wrote is not healthy, whatever the shared file says.
     assert run_worker(monkeypatch, tmp_path, "other", "--check") != 0
+
+
+def test_instance_config_overrides_the_defaults(tmp_path):
+    (tmp_path / "config.py").write_text('SITE_NAME = "Shop"\n', encoding="utf-8")
+    client = flaskapp.create_app(instance_path=str(tmp_path)).test_client()
+    assert client.get("/api/instance").get_json() == {"path": str(tmp_path), "site_name": "Shop"}
+
+
+def test_no_instance_config_is_fine(tmp_path):
+    client = flaskapp.create_app(instance_path=str(tmp_path)).test_client()
+    assert client.get("/api/instance").get_json()["site_name"] is None

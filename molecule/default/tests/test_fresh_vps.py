@@ -109,6 +109,27 @@ def test_app_sees_the_client_nginx_saw_not_a_forged_header(host):
     assert client != "203.0.113.66"
 
 
+def test_flask_instance_folder_has_the_inventory_config_and_is_the_apps_to_write(host):
+    """Flask's instance folder (app.instance_path, /app/instance) is the data
+    directory's instance/: the app reads config.py from the inventory, which
+    it cannot change, and writes files of its own there (Flask's tutorial
+    keeps its SQLite database in it)."""
+    folder = host.file("/srv/flaskapp/data/instance")
+    assert (folder.is_directory, folder.uid, folder.gid, folder.mode) == (True, 10001, 10001, 0o750)
+    config = host.file("/srv/flaskapp/data/instance/config.py")
+    assert (config.uid, config.gid, config.mode) == (0, 10001, 0o640)
+    assert config.content_string == 'SITE_NAME = "Notes on the VPS"\n'
+    response = http(host, 80, "/api/instance")
+    assert response.status == 200
+    assert response.json() == {"path": "/app/instance", "site_name": "Notes on the VPS"}
+    app = container_id(host, "app")
+    docker(host, "exec", app, "sh", "-c", "echo mine > /app/instance/written-by-the-app")
+    written = host.file("/srv/flaskapp/data/instance/written-by-the-app")
+    assert (written.content_string, written.uid) == ("mine\n", 10001)
+    assert docker(host, "exec", app, "sh", "-c", "echo x >> /app/instance/config.py 2>&1 || echo refused") \
+        .strip().endswith("refused")
+
+
 def test_rerun_without_changes_changes_and_restarts_nothing(host):
     before = {s: container_id(host, s) for s in ("app", "nginx")}
     started = {s: docker(host, "inspect", "-f", "{{.State.StartedAt}}", c) for s, c in before.items()}

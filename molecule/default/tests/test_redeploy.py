@@ -453,5 +453,7 @@ def test_data_written_before_the_deploys_is_still_there(host):
     marker = host.file(MARKER)
     assert marker.exists
     assert marker.content_string == "keep me"
+    # What the app wrote in its instance folder (test_fresh_vps.py) too.
+    assert host.file(f"{ROOT}/data/instance/written-by-the-app").content_string == "mine\n"
     assert host.file(f"{ROOT}/data/app.db").uid == 10001
     assert http_json(host, 80, "/api/notes")[1] == {"count": 1}
