@@ -4,11 +4,15 @@ playbooks against the VPS while clients inside it hit port 80. Runs after
 test_fresh_vps.py, which leaves the first release live."""
 
 import contextlib
+import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -456,4 +460,65 @@ def test_data_written_before_the_deploys_is_still_there(host):
     # What the app wrote in its instance folder (test_fresh_vps.py) too.
     assert host.file(f"{ROOT}/data/instance/written-by-the-app").content_string == "mine\n"
     assert host.file(f"{ROOT}/data/app.db").uid == 10001
+    assert http_json(host, 80, "/api/notes")[1] == {"count": 1}
+
+
+# Flask's tutorial app (flaskr), from Flask's own source release on PyPI.
+FLASK_SDIST = ("flask==3.1.3", "flask-3.1.3.tar.gz",
+               "0ef0e52b8a9cd932855379197dd8f94047b359ca0a78695144304cb45f87c9eb")
+
+
+def flask_tutorial(dest):
+    """flaskr as Flask ships it, with only what the README asks of an app:
+    requirements with gunicorn and a Dockerfile (the sample app's)."""
+    requirement, name, sha256 = FLASK_SDIST
+    downloads = dest.parent / "sdist"
+    # The base interpreter's pip (the virtualenv has none), as `make venv` uses.
+    subprocess.run([str(Path(sys.base_prefix, "bin", "python3")), "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--no-binary", ":all:", "--dest", str(downloads), requirement], check=True)
+    archive = downloads / name
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == sha256
+    with tarfile.open(archive) as sdist:
+        sdist.extractall(downloads, filter="data")
+    shutil.copytree(downloads / name.removesuffix(".tar.gz") / "examples" / "tutorial", dest)
+    shutil.copy(Path(__file__).parents[3] / "files" / "app" / "Dockerfile", dest)
+    (dest / "requirements.txt").write_text("Flask==3.1.3\ngunicorn==27.0.1\n", encoding="utf-8")
+    return dest
+
+
+def test_flasks_tutorial_app_deploys_keeps_its_database_in_the_instance_folder_and_rolls_back(
+        host, tmp_path_factory):
+    """Flask's tutorial creates its instance folder at start and keeps its
+    SQLite database there: on a read-only container it starts only because
+    the release mounts the instance folder (app_instance_path)."""
+    before = live_release(host)
+    src = flask_tutorial(tmp_path_factory.mktemp("tutorial") / "flaskr")
+    rc, output = run_playbook("playbooks/deploy.yml", extra_vars={
+        "app_src": str(src),
+        "app_wsgi_target": "flaskr:create_app()",
+        "app_static_dir": "flaskr/static",
+        "app_release_command": "flask --app flaskr init-db",
+        "app_healthcheck_path": "/hello",
+        "app_instance_files": {"config.py": 'SECRET_KEY = "tutorial-secret"\n'},
+    })
+    assert rc == 0, output[-3000:]
+    assert live_release(host) != before
+    database = host.file(f"{ROOT}/data/instance/flaskr.sqlite")
+    assert (database.exists, database.uid) == (True, 10001)
+    jar = "/tmp/tutorial-cookies"
+    curl = f"curl -sS -b {jar} -c {jar} -o /dev/null -w '%{{http_code}} %{{redirect_url}}' http://127.0.0.1"
+    try:
+        assert host.check_output(f"{curl}/auth/register -d username=ada -d password=pw") \
+            == "302 http://127.0.0.1/auth/login"
+        assert host.check_output(f"{curl}/auth/login -d username=ada -d password=pw") == "302 http://127.0.0.1/"
+        page = host.check_output(f"curl -sS -b {jar} http://127.0.0.1/")
+        assert "<span>ada</span>" in page and "Log Out" in page
+        assert host.check_output("curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1/static/style.css") \
+            == "200"
+    finally:
+        host.run(f"rm -f {jar}")
+    # Back to the sample app: the release before, as it was.
+    rc, output = run_playbook("playbooks/rollback.yml")
+    assert rc == 0, output[-3000:]
+    assert live_release(host) == before
     assert http_json(host, 80, "/api/notes")[1] == {"count": 1}
