@@ -116,7 +116,14 @@ def test_private_files_of_the_source_are_never_pushed(host, tmp_path_factory, re
     assert live_release(host) == releases["code"]
     files = host.check_output(f"docker exec flaskapp-app-{releases['code']} ls -A /app").split()
     assert "wsgi.py" in files
-    assert not {".env", ".git", "instance", "tests"} & set(files), files
+    assert not {".env", ".git", "tests"} & set(files), files
+    # In the running release /app/instance is the VPS's own instance folder
+    # (mounted): the local one is in neither the container nor the image.
+    instance = host.check_output(f"docker exec flaskapp-app-{releases['code']} ls -A /app/instance").split()
+    assert "local.db" not in instance, instance
+    image_files = host.check_output(f"docker run --rm --network none flaskapp-app:{releases['code']} ls -A /app").split()
+    assert "wsgi.py" in image_files
+    assert not {".env", ".git", "instance", "tests"} & set(image_files), image_files
     # The build context on the VPS is root's alone; static files are public.
     release_dir = f"{ROOT}/releases/{releases['code']}"
     assert host.file(f"{release_dir}/src").mode == 0o700
