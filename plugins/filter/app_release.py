@@ -15,8 +15,6 @@ from ansible_collections.flask_vps.stack.plugins.module_utils.docker_values impo
 GUNICORN_START = "Starting gunicorn"
 # Memory one gunicorn worker of a small Flask app needs, with headroom.
 WORKER_MEMORY_MB = 64
-# A Docker memory size in bytes, by the name tests/unit/test_app_filters.py uses.
-docker_bytes = memory_bytes
 
 
 def release_id(source_digest, settings):

@@ -21,6 +21,7 @@ import posixpath
 import re
 
 from ansible_collections.flask_vps.stack.plugins.module_utils.docker_values import (
+    HOST_LABEL,
     MIN_MEMORY_BYTES,
     duration_seconds,
     is_registry_repository,
@@ -59,8 +60,7 @@ BACKUP_SETTINGS = ["backup_enabled", "backup_repository", "backup_password", "ba
 BACKUP_SCHEMES = ["sftp", "s3", "rest", "b2", "azure", "gs", "swift"]
 BACKUP_ALLOWED = ("allowed are an absolute local path (/var/backups/flaskapp), sftp:user@host:/path, "
                   "s3:https://host/bucket/path, rest:https://host/path, or b2:, azure:, gs:, swift:")
-LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOST_NAME = re.compile(rf"^(\*\.)?({LABEL}\.)*{LABEL}\.?$")
+HOST_NAME = re.compile(rf"^(\*\.)?({HOST_LABEL}\.)*{HOST_LABEL}\.?$")
 REGISTRY_SETTINGS = ["app_registry", "app_registry_username", "app_registry_password"]
 
 

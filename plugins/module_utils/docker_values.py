@@ -29,12 +29,14 @@ DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 APT_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64"}
 SUPPORTED_ARCHITECTURES = list(APT_ARCHITECTURES)
 
+# A DNS label (a part of a host name between dots), for host names here and
+# in preflight's checks.
+HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 # A registry repository: [host[:port]/]path, Docker's reference grammar
 # without tag or digest (the release id is the tag), host parts as DNS labels.
-_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REGISTRY_REPOSITORY = re.compile(
-    rf"(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+    rf"(?:{HOST_LABEL}(?:\.{HOST_LABEL})*(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 # Docker's longest repository name.
 REGISTRY_REPOSITORY_MAX = 255
 

@@ -30,11 +30,11 @@ def test_gunicorn_workers(configured, cores, memory, expected):
     assert filters.gunicorn_workers(configured, cores, memory) == expected
 
 
-def test_docker_bytes_rejects_what_docker_would():
-    assert filters.docker_bytes("6m") == 6 * 1024**2
-    assert filters.docker_bytes("1G") == 1024**3
+def test_memory_bytes_rejects_what_docker_would():
+    assert filters.memory_bytes("6m") == 6 * 1024**2
+    assert filters.memory_bytes("1G") == 1024**3
     with pytest.raises(ValueError):
-        filters.docker_bytes("10MB!")
+        filters.memory_bytes("10MB!")
 
 
 def test_duration_seconds_reads_what_preflight_allows():
