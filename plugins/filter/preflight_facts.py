@@ -1,5 +1,5 @@
-"""Preflight's data plumbing: what the checks read, gathered from the roles'
-files, the inventory and the VPS's own tools. No check lives here (see
+"""Preflight's data plumbing: what the checks read, reshaped from the roles'
+argument specs and the VPS's own tools. No check lives here (see
 input_checks.py and tls_settings.py); these only reshape data.
 """
 
@@ -7,37 +7,11 @@ import re
 
 import yaml
 
-UNDEFINED = "__preflight_undefined__"
-
-
-def role_defaults(texts):
-    """The roles' defaults/main.yml files (their text), merged into one mapping."""
-    merged = {}
-    for text in texts:
-        loaded = yaml.safe_load(text)
-        if isinstance(loaded, dict):
-            merged.update(loaded)
-    return merged
-
-
-def preflight_settings(defaults, values):
-    """Each role variable's value as the roles will see it: the inventory's or
-    extra vars' value (`values`, in the order of `defaults`, UNDEFINED where
-    unset) over the role's default. A default that is itself a template
-    (app_root) is only known once its role runs: it is left out."""
-    settings = {}
-    for (name, default), value in zip(defaults.items(), values, strict=True):
-        if value != UNDEFINED:
-            settings[name] = value
-        elif not (isinstance(default, str) and "{{" in default):
-            settings[name] = default
-    return settings
-
 
 def spec_without_defaults(spec_text, entry_point="main"):
-    """A role's argument spec with its defaults left out, so that only values
-    the user set are checked against it (a default may be a template). A
-    required input is not required here: the roles that have one (deploy_lock)
+    """A role's argument spec with its defaults left out: the values checked
+    against it are the ones the role will see (its own defaults included,
+    templates resolved: plugins/lookup/role_settings.py). A required input is not required here: the roles that have one (deploy_lock)
     get it from the role or play that calls them, and Ansible checks it then.
     (Required suboptions, such as a worker's name, stay required.)"""
     options = yaml.safe_load(spec_text)["argument_specs"][entry_point]["options"]
@@ -88,8 +62,6 @@ def foreign_publishers(containers, busy_ports, project):
 class FilterModule:
     def filters(self):
         return {
-            "role_defaults": role_defaults,
-            "preflight_settings": preflight_settings,
             "spec_without_defaults": spec_without_defaults,
             "ssh_key_lines": ssh_key_lines,
             "port_users": port_users,

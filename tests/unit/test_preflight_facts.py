@@ -5,14 +5,6 @@ from pathlib import Path
 from ansible_collections.flask_vps.stack.plugins.filter import preflight_facts as facts
 
 ROOT = Path(__file__).resolve().parents[2]
-UNDEF = facts.UNDEFINED
-
-
-def test_settings_take_the_inventory_over_plain_defaults_and_leave_out_templated_ones():
-    defaults = facts.role_defaults(["---\na: 1\nroot: '/srv/{{ name }}'\n", "# empty\n", "b: [x]\nc: z\n"])
-    assert list(defaults) == ["a", "root", "b", "c"]
-    assert facts.preflight_settings(defaults, [UNDEF, UNDEF, ["y"], UNDEF]) == {"a": 1, "b": ["y"], "c": "z"}
-    assert facts.preflight_settings(defaults, [2, "/opt/x", UNDEF, UNDEF])["root"] == "/opt/x"
 
 
 def test_argument_spec_without_defaults():

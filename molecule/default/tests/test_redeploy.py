@@ -5,6 +5,7 @@ test_fresh_vps.py, which leaves the first release live."""
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -362,10 +363,11 @@ KILL_PHASES = [
     ("while the old release stops", "TASK [app : Stop the releases that are not live]", 0),
     ("during pruning", "TASK [app : Remove old release images]", 0),
 ]
-# Every phase twice: Ctrl-C (ansible-playbook interrupts itself and its
-# connections), then the process group lost at once (SIGKILL); the second run
-# is killed where the first was, so it also starts from what a kill left there.
-KILL_POINTS = [(*phase, sig) for phase in KILL_PHASES for sig in (signal.SIGINT, signal.SIGKILL)]
+# Every phase once, the signals taking turns: Ctrl-C (ansible-playbook
+# interrupts itself and its connections), then the process group lost at once
+# (SIGKILL: during the build, right after the switch, during pruning). Each
+# run starts from what the kill before it left.
+KILL_POINTS = [(*phase, sig) for phase, sig in zip(KILL_PHASES, itertools.cycle((signal.SIGINT, signal.SIGKILL)))]
 
 
 def kill_when(run, marker, delay, sig):
