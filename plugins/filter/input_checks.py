@@ -1,10 +1,13 @@
-"""Preflight's checks of the inventory values, in words.
+"""Checks of the inventory values, in words, run before anything on the VPS
+changes.
 
-`input_errors(settings, app_src)` takes the collected settings (variable name
--> value: the inventory's and extra vars over the roles' plain defaults) and
-the app source directory on the controller, and returns one message per
-problem, each naming the variable, its value and what is allowed. It runs
-on the controller, before anything on the VPS changes.
+Each role's own checks (`app_setting_errors`, `postgres_setting_errors`,
+`backup_setting_errors`) run in that role's validate entry point on the
+settings it hands preflight (roles/<role>/tasks/validate.yml: the role's
+inputs with the values the role will see). Preflight runs the checks of
+values that are wrong only together (`cross_role_errors`,
+`ssh_access_errors`). Each returns one message per problem, naming the
+variable, its value and what is allowed.
 
 Each check names the variables it reads: renaming a variable in a role must
 rename it here (tests/unit/test_input_checks.py checks that every name below
@@ -33,7 +36,9 @@ PORTS = ["app_http_port", "app_https_port", "app_gunicorn_port", "sshd_port", "f
 SSH_PORTS = {"sshd_port", "firewall_ssh_port"}
 # Ports nginx listens on inside its container (the published ones map to them).
 NGINX_CONTAINER_PORTS = {80: "HTTP", 443: "HTTPS"}
-MEMORY_LIMITS = ["app_memory_limit", "app_nginx_memory_limit", "postgres_memory_limit"]
+APP_MEMORY_LIMITS = ["app_memory_limit", "app_nginx_memory_limit"]
+POSTGRES_MEMORY_LIMITS = ["postgres_memory_limit"]
+MEMORY_LIMITS = APP_MEMORY_LIMITS + POSTGRES_MEMORY_LIMITS
 SERVER_NAMES = ["app_server_name"]
 # Docker durations of the health check (whole hours, minutes, seconds).
 DURATIONS = ["app_healthcheck_interval", "app_healthcheck_timeout", "app_healthcheck_start_period"]
@@ -109,9 +114,9 @@ def _ports(settings):
     return errors
 
 
-def _memory(settings):
+def _memory(settings, names):
     errors = []
-    for name in MEMORY_LIMITS:
+    for name in names:
         if not _is_set(settings, name):
             continue
         try:
@@ -273,12 +278,17 @@ def _instance(settings):
     return errors
 
 
-def _accessories(settings):
+def _postgres_names(settings):
     errors = []
     for var in POSTGRES_IDENTIFIERS:
         if var in settings and not POSTGRES_IDENTIFIER.match(str(settings[var])):
             errors.append(f"{var}={show(settings[var])} is not allowed: PostgreSQL names here are lower-case "
                           "letters, digits and _, not starting with a digit or pg_, at most 63 characters (app).")
+    return errors
+
+
+def _workers(settings):
+    errors = []
     names = [worker.get("name") for worker in settings.get("app_workers") or [] if isinstance(worker, dict)]
     for name in names:
         if not re.match(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", str(name)) or names.count(name) > 1:
@@ -288,6 +298,24 @@ def _accessories(settings):
         errors.append("app_secrets has database_url, which app_postgres=true writes itself: allowed are other "
                       "names, or app_postgres=false with your own database_url.")
     return errors
+
+
+def _shown_repository(repository):
+    """A rest: or s3: URL may hold a password: never shown."""
+    return show(re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", repository))
+
+
+def _backup_repository_outside_the_data(settings):
+    """The backups' local repository is not inside the app's data directory,
+    which is backed up into it (spans the backup and app roles)."""
+    if not settings.get("backup_enabled"):
+        return []
+    repository = str(settings.get("backup_repository") or "")
+    data_dir = posixpath.normpath(str(settings["app_data_dir"]))
+    if repository.startswith("/") and (posixpath.normpath(repository) + "/").startswith(data_dir + "/"):
+        return [(f"backup_repository={_shown_repository(repository)} is inside app_data_dir ({data_dir}), which is "
+                "backed up into it: allowed is a path outside it, better on another machine.")]
+    return []
 
 
 def _backups(settings):
@@ -300,18 +328,13 @@ def _backups(settings):
     if not settings.get("backup_enabled"):
         return errors
     repository = str(settings.get("backup_repository") or "")
-    # A rest: or s3: URL may hold a password: never shown.
-    shown = show(re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", repository))
+    shown = _shown_repository(repository)
     scheme = repository.split(":", 1)[0] if ":" in repository and not repository.startswith("/") else ""
-    data_dir = posixpath.normpath(str(settings.get("app_data_dir") or "/srv/flaskapp/data"))
     if not repository:
         errors.append(f"backup_enabled=true needs backup_repository: {BACKUP_ALLOWED}.")
     elif not repository.startswith("/") and scheme not in BACKUP_SCHEMES:
         errors.append(f"backup_repository={shown} is not a restic repository this project can use: "
                       f"{BACKUP_ALLOWED}.")
-    elif repository.startswith("/") and (posixpath.normpath(repository) + "/").startswith(data_dir + "/"):
-        errors.append(f"backup_repository={shown} is inside app_data_dir ({data_dir}), which is backed "
-                      "up into it: allowed is a path outside it, better on another machine.")
     elif scheme == "sftp" and not settings.get("backup_sftp_known_hosts") \
             and not settings.get("backup_sftp_accept_new_host_key"):
         errors.append(f"backup_repository={shown} is an sftp server whose host key is not known: set "
@@ -374,13 +397,44 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
     return errors
 
 
-def input_errors(settings, app_src=None):
-    """Every problem with the inventory's values, as messages."""
-    return (_ports(settings) + _memory(settings) + _server_names(settings)
-            + _app_settings(settings, app_src) + _data_dir(settings) + _accessories(settings)
-            + _backups(settings) + _registry(settings))
+def _role_checks(role, *checks):
+    """A role's checks as one filter. Its validate entry point runs them
+    before preflight's check of the types: a value of the wrong type can
+    break a check, which then says so instead of failing the task (the types
+    check, which comes first, names that value)."""
+    def errors(settings):
+        try:
+            return [error for check in checks for error in check(settings)]
+        except (AttributeError, TypeError, ValueError) as exc:
+            return [f"The {role} role's values could not be checked ({exc}): see the check of the types."]
+    errors.__name__ = f"{role}_setting_errors"
+    errors.__doc__ = f"The {role} role's values, as messages."
+    return errors
+
+
+# Each role's own checks, which its validate entry point runs
+# (roles/<role>/tasks/validate.yml) on the settings it hands preflight.
+app_setting_errors = _role_checks(
+    "app", lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
+    lambda settings: _app_settings(settings, settings.get("app_src")), _data_dir, _workers, _registry)
+postgres_setting_errors = _role_checks(
+    "postgres", lambda settings: _memory(settings, POSTGRES_MEMORY_LIMITS), _postgres_names)
+backup_setting_errors = _role_checks("backup", _backups)
+
+
+def cross_role_errors(settings):
+    """Values that are wrong only together, across roles (preflight checks
+    these itself): ports that collide or that the firewall keeps closed, a
+    backup repository inside the data it backs up."""
+    return _ports(settings) + _backup_repository_outside_the_data(settings)
 
 
 class FilterModule:
     def filters(self):
-        return {"input_errors": input_errors, "ssh_access_errors": ssh_access_errors}
+        return {
+            "app_setting_errors": app_setting_errors,
+            "postgres_setting_errors": postgres_setting_errors,
+            "backup_setting_errors": backup_setting_errors,
+            "cross_role_errors": cross_role_errors,
+            "ssh_access_errors": ssh_access_errors,
+        }

@@ -411,9 +411,12 @@ def assert_unchanged(before, after, name):
         pytest.fail(f"{name} changed during the run:\n{snapshot_diff(before, after)}")
 
 
-# A task of the docker or app role other than its validate entry point's
-# (which only hands preflight the role's settings).
-ROLE_STARTED = re.compile(r"^TASK \[(docker|app) : (?!Hand the \1 role's settings to preflight\])", re.MULTILINE)
+# A task of the docker or app role other than those of the entry points
+# preflight runs, which only read: validate (the role's settings and their
+# checks) and the docker role's check_host.
+PREFLIGHT_ENTRY_POINT_TASKS = ["Hand the \\1 role's settings to preflight", "Check the \\1 role's values",
+                               "Check the Docker source suits this Debian release"]
+ROLE_STARTED = re.compile(rf"^TASK \[(docker|app) : (?!({'|'.join(PREFLIGHT_ENTRY_POINT_TASKS)})\])", re.MULTILINE)
 
 
 def early_refusal_problems(run):

@@ -13,14 +13,6 @@ ROLE_VARIABLES = {
     for defaults in ROOT.glob("roles/*/defaults/main.yml")
     for name in (yaml.safe_load(defaults.read_text()) or {})
 }
-# The roles' plain defaults, as preflight collects them.
-DEFAULTS = {
-    name: value
-    for defaults in ROOT.glob("roles/*/defaults/main.yml")
-    for name, value in (yaml.safe_load(defaults.read_text()) or {}).items()
-    if not (isinstance(value, str) and "{{" in value)
-}
-APP_SRC = str(ROOT / "files" / "app")
 # Backups on, with the settings they need.
 BACKUP = {"backup_enabled": True, "backup_repository": "/var/backups/flaskapp", "backup_password": "secret"}
 
@@ -33,8 +25,14 @@ def test_every_checked_variable_is_a_role_variable():
     assert set(named) <= ROLE_VARIABLES, set(named) - ROLE_VARIABLES
 
 
-def test_the_defaults_pass():
-    assert checks.input_errors(DEFAULTS, APP_SRC) == []
+def all_errors(settings):
+    """Every check preflight runs on the settings: each role's and those across roles."""
+    return (checks.app_setting_errors(settings) + checks.postgres_setting_errors(settings)
+            + checks.backup_setting_errors(settings) + checks.cross_role_errors(settings))
+
+
+def test_the_defaults_pass(role_defaults):
+    assert all_errors(role_defaults) == []
 
 
 @pytest.mark.parametrize(("change", "words"), [
@@ -113,8 +111,8 @@ def test_the_defaults_pass():
     ({"app_registry": "https://registry.example.com/flaskapp"}, "is not a registry repository"),
     ({"app_registry": "r/a", "app_registry_username": "ci"}, "app_registry_username and app_registry_password go"),
 ])
-def test_each_value(change, words):
-    errors = checks.input_errors({**DEFAULTS, **change}, APP_SRC)
+def test_each_value(role_defaults, change, words):
+    errors = all_errors({**role_defaults, **change})
     if words is None:
         assert errors == []
     else:
@@ -134,10 +132,18 @@ KEY_B = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
     ({"deploy_user_authorized_keys": [KEY_B]}, KEY_A, "", "does not hold the public key"),
     ({"deploy_user_authorized_keys": [f'from="10.0.0.1" {KEY_A}']}, KEY_A.replace("a@laptop", "other"), "", None),
 ])
-def test_ssh_access(change, login_key, bootstrap, words):
-    settings = {**DEFAULTS, "deploy_user_authorized_keys": [KEY_A, KEY_B], **change}
+def test_ssh_access(role_defaults, change, login_key, bootstrap, words):
+    settings = {**role_defaults, "deploy_user_authorized_keys": [KEY_A, KEY_B], **change}
     errors = checks.ssh_access_errors(settings, login_key, bootstrap)
     if words is None:
         assert errors == []
     else:
         assert len(errors) == 1 and words in errors[0], errors
+
+
+def test_a_value_of_the_wrong_type_is_left_to_the_types_check(role_defaults):
+    """A role's checks run before preflight's check of the types: a list where
+    a mapping belongs says so instead of failing the role's validate task."""
+    errors = checks.app_setting_errors({**role_defaults, "app_nginx_security_headers": ["X-Frame-Options"]})
+    assert errors == [("The app role's values could not be checked ('list' object has no attribute 'items'): "
+                      "see the check of the types.")]

@@ -4,11 +4,9 @@ defaults, templates resolved, under the inventory and extra vars."""
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+from conftest import ANSIBLE_PLAYBOOK, PROJECT, preflight_settings
 
 PLAYBOOK = """
 - hosts: localhost
@@ -58,29 +56,9 @@ def test_extra_vars_win_over_play_vars(tmp_path):
     assert (app["app_name"], app["app_root"]) == ("blog", "/srv/blog")
 
 
-PREFLIGHT_PLAYBOOK = """
-- hosts: localhost
-  gather_facts: false
-  vars_files: [{layout}]
-  tasks:
-    - ansible.builtin.include_role:
-        name: preflight
-        tasks_from: settings.yml
-    - ansible.builtin.copy:
-        content: "{{{{ {{'roles': __preflight_role_settings | list, 'settings': __preflight_settings}} | to_json }}}}"
-        dest: "{{{{ out }}}}"
-"""
-
 
 def test_preflight_collects_every_role_that_has_a_validate_entry_point(tmp_path):
-    playbook = tmp_path / "preflight.yml"
-    playbook.write_text(PREFLIGHT_PLAYBOOK.format(layout=PROJECT / "playbooks" / "vars" / "layout.yml"),
-                        encoding="utf-8")
-    out = tmp_path / "collected.json"
-    subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook),
-                    "-e", f"out={out}", "-e", "app_name=shop"], cwd=PROJECT, capture_output=True, text=True,
-                   check=True)
-    collected = json.loads(out.read_text())
+    collected = preflight_settings(tmp_path, "-e", "app_name=shop")
     with_entry_point = sorted(path.parents[1].name for path in (PROJECT / "roles").glob("*/tasks/validate.yml"))
     assert collected["roles"] == with_entry_point
     assert {"app", "docker", "firewall", "sshd", "backup"} <= set(with_entry_point)
