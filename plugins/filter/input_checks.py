@@ -30,6 +30,9 @@ from ansible_collections.flask_vps.stack.plugins.module_utils.docker_values impo
     is_registry_repository,
     memory_bytes,
 )
+from ansible_collections.flask_vps.stack.plugins.module_utils.role_checks import (
+    role_checks,
+)
 
 # Ports: a TCP port each; the SSH port may be named twice (sshd, firewall).
 PORTS = ["app_http_port", "app_https_port", "app_gunicorn_port", "sshd_port", "firewall_ssh_port"]
@@ -397,29 +400,14 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
     return errors
 
 
-def _role_checks(role, *checks):
-    """A role's checks as one filter. Its validate entry point runs them
-    before preflight's check of the types: a value of the wrong type can
-    break a check, which then says so instead of failing the task (the types
-    check, which comes first, names that value)."""
-    def errors(settings):
-        try:
-            return [error for check in checks for error in check(settings)]
-        except (AttributeError, TypeError, ValueError) as exc:
-            return [f"The {role} role's values could not be checked ({exc}): see the check of the types."]
-    errors.__name__ = f"{role}_setting_errors"
-    errors.__doc__ = f"The {role} role's values, as messages."
-    return errors
-
-
 # Each role's own checks, which its validate entry point runs
 # (roles/<role>/tasks/validate.yml) on the settings it hands preflight.
-app_setting_errors = _role_checks(
+app_setting_errors = role_checks(
     "app", lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
     lambda settings: _app_settings(settings, settings.get("app_src")), _data_dir, _workers, _registry)
-postgres_setting_errors = _role_checks(
+postgres_setting_errors = role_checks(
     "postgres", lambda settings: _memory(settings, POSTGRES_MEMORY_LIMITS), _postgres_names)
-backup_setting_errors = _role_checks("backup", _backups)
+backup_setting_errors = role_checks("backup", _backups)
 
 
 def cross_role_errors(settings):

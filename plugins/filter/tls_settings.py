@@ -1,15 +1,18 @@
-"""Preflight's HTTPS checks: what is wrong with the TLS settings, in words.
+"""The app role's HTTPS checks: what is wrong with the TLS settings, in words.
 
-`tls_setting_errors(settings)` takes the collected settings (variable name ->
+`tls_setting_errors(settings)` takes the app's settings (variable name ->
 value) and returns one message per problem, each naming the variable and
-what is allowed; an empty list means HTTPS can be set up as asked. It runs on
-the controller, before anything on the VPS changes.
-"""
+what is allowed; an empty list means HTTPS can be set up as asked. The app
+role's validate entry point runs it (the filter `app_https_errors`) on the
+controller, before anything on the VPS changes; preflight reports it."""
 
 import datetime
 import ipaddress
 import re
 
+from ansible_collections.flask_vps.stack.plugins.module_utils.role_checks import (
+    role_checks,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -106,6 +109,10 @@ def tls_setting_errors(settings):
     return errors
 
 
+# The app role's validate entry point runs these on its settings.
+app_https_errors = role_checks("app", tls_setting_errors)
+
+
 class FilterModule:
     def filters(self):
-        return {"tls_setting_errors": tls_setting_errors}
+        return {"app_https_errors": app_https_errors}

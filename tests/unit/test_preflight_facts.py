@@ -42,6 +42,8 @@ def test_port_users_from_ss():
     assert facts.port_users(SS, [80, 443, 8080]) == {
         "80": ["docker-proxy pid 101", "docker-proxy pid 102"], "443": [], "8080": ["python3 pid 7"]}
     assert facts.port_users(SS, [8]) == {"8": []}
+    # app_http_port and app_https_port on one port: that port once.
+    assert facts.port_users(SS, [80, 80]) == {"80": ["docker-proxy pid 101", "docker-proxy pid 102"]}
 
 
 def test_foreign_publishers_are_other_projects_on_busy_ports():

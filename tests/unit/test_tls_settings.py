@@ -89,3 +89,9 @@ def test_own_certificate_problems_are_named():
 ])
 def test_wildcard_covers_one_label(pattern, name, covered):
     assert tls._covers(pattern, name) is covered
+
+
+def test_the_app_roles_filter_runs_these_checks():
+    assert tls.app_https_errors(ACME) == []
+    assert tls.app_https_errors({**ACME, "app_acme_email": "x"}) == tls.tls_setting_errors({**ACME, "app_acme_email": "x"})
+    assert tls.app_https_errors({**ACME, "app_acme_email": "x"})
