@@ -11,9 +11,10 @@ import yaml
 def spec_without_defaults(spec_text, entry_point="main"):
     """A role's argument spec with its defaults left out: the values checked
     against it are the ones the role will see (its own defaults included,
-    templates resolved: plugins/lookup/role_settings.py). A required input is not required here: the roles that have one (deploy_lock)
-    get it from the role or play that calls them, and Ansible checks it then.
-    (Required suboptions, such as a worker's name, stay required.)"""
+    templates resolved: plugins/lookup/role_settings.py). A required input
+    is not required here: a role that has one gets it from the role or play
+    that calls it, and Ansible checks it then. (Required suboptions, such as
+    a worker's name, stay required.)"""
     options = yaml.safe_load(spec_text)["argument_specs"][entry_point]["options"]
     return {name: {k: v for k, v in spec.items() if k not in ("default", "required")}
             for name, spec in options.items()}

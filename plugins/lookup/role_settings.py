@@ -24,9 +24,10 @@ description:
 """
 
 EXAMPLES = r"""
-- name: Hand this role's settings to preflight
+# roles/docker/tasks/validate.yml
+- name: Hand the docker role's settings to preflight
   ansible.builtin.set_fact:
-    preflight_role_settings: "{{ preflight_role_settings | default({}) | combine({role_name: lookup('flask_vps.stack.role_settings')}) }}"
+    docker_preflight_settings: "{{ lookup('flask_vps.stack.role_settings') }}"
 """
 
 RETURN = r"""
