@@ -69,6 +69,8 @@ BACKUP_SCHEMES = ["sftp", "s3", "rest", "b2", "azure", "gs", "swift"]
 BACKUP_ALLOWED = ("allowed are an absolute local path (/var/backups/flaskapp), sftp:user@host:/path, "
                   "s3:https://host/bucket/path, rest:https://host/path, or b2:, azure:, gs:, swift:")
 HOST_NAME = re.compile(rf"^(\*\.)?({HOST_LABEL}\.)*{HOST_LABEL}\.?$")
+# gunicorn's WSGI target: "module:attr" or an app factory "module:factory()".
+WSGI_TARGET = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*):([A-Za-z_][A-Za-z0-9_]*)(\(\))?$")
 REGISTRY_SETTINGS = ["app_registry", "app_registry_username", "app_registry_password"]
 
 
@@ -225,6 +227,35 @@ def _app_settings(settings, app_src):
             errors.append(f"app_image_archives: the archive of {archive.get('image')} is not a file on the "
                           f"controller ({path}): allowed is the path of a `docker save` archive.")
     return errors
+
+
+def _wsgi_target(settings):
+    target = settings["app_wsgi_target"]
+    if WSGI_TARGET.match(str(target)):
+        return []
+    return [(f"app_wsgi_target={show(target)} is not a WSGI target: allowed are module:attr (wsgi:app) and an app "
+             "factory module:factory() (flaskapp:create_app()).")]
+
+
+def _app_source(settings):
+    """app_src is a directory on the controller (a relative path is relative
+    to the directory ansible-playbook runs in) holding what a release builds
+    from. Its WSGI module is looked for only when app_wsgi_target is one
+    (_wsgi_target says when it is not); the other files regardless."""
+    src = settings["app_src"]
+    if not os.path.isdir(str(src)):
+        return [(f"app_src={show(src)} is not a directory on the controller: allowed is the directory of your Flask "
+                 "app, holding the WSGI module, requirements.txt and a Dockerfile.")]
+    needed = []  # (what, the paths in app_src of which one must be a file)
+    target = str(settings["app_wsgi_target"])
+    if WSGI_TARGET.match(target):
+        module = target.split(":")[0]
+        needed.append((f"the WSGI module {module} named by app_wsgi_target={target}",
+                       [f"{module.replace('.', '/')}.py", f"{module.replace('.', '/')}/__init__.py"]))
+    needed += [("requirements.txt", ["requirements.txt"]), ("a Dockerfile", ["Dockerfile"])]
+    return [f"app_src={show(src)} lacks {what} ({' or '.join(paths)}): app_src must hold the WSGI module named by "
+            "app_wsgi_target, requirements.txt and a Dockerfile."
+            for what, paths in needed if not any(os.path.isfile(os.path.join(str(src), path)) for path in paths)]
 
 
 def _data_dir(settings):
@@ -403,8 +434,9 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
 # Each role's own checks, which its validate entry point runs
 # (roles/<role>/tasks/validate.yml) on the settings it hands preflight.
 app_setting_errors = role_checks(
-    "app", lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
-    lambda settings: _app_settings(settings, settings.get("app_src")), _data_dir, _workers, _registry)
+    "app", _wsgi_target, lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
+    lambda settings: _app_settings(settings, settings.get("app_src")), _data_dir, _workers, _registry,
+    _app_source)
 postgres_setting_errors = role_checks(
     "postgres", lambda settings: _memory(settings, POSTGRES_MEMORY_LIMITS), _postgres_names)
 backup_setting_errors = role_checks("backup", _backups)
