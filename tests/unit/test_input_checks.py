@@ -6,6 +6,8 @@ import pytest
 import yaml
 from ansible_collections.flask_vps.stack.plugins.filter import input_checks as checks
 
+from conftest import preflight_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 ROLE_VARIABLES = {
@@ -117,6 +119,15 @@ def test_each_value(role_defaults, change, words):
         assert errors == []
     else:
         assert len(errors) >= 1 and any(words in e for e in errors), errors
+
+
+def test_defaults_derived_from_a_set_value_come_resolved(tmp_path):
+    """The checks read app_root as the app role resolves it (from app_name
+    here), not a default of their own."""
+    settings = preflight_settings(tmp_path, "-e", "app_name=shop", "-e", "app_data_dir=/srv/shop")["settings"]
+    assert all_errors(settings) == [('app_data_dir="/srv/shop" is not allowed: it is app_root (/srv/shop), which '
+                                     "holds the releases; allowed is an absolute directory of its own "
+                                     "(/srv/shop/data, /var/lib/flaskapp).")]
 
 
 WSGI_ALLOWED = "allowed are module:attr (wsgi:app) and an app factory module:factory() (flaskapp:create_app())."
