@@ -7,7 +7,9 @@ settings it hands preflight (roles/<role>/tasks/validate.yml: the role's
 inputs with the values the role will see). Preflight runs the checks of
 values that are wrong only together (`cross_role_errors`,
 `ssh_access_errors`). Each returns one message per problem, naming the
-variable, its value and what is allowed.
+variable, its value and what is allowed. The settings hold every documented
+input, its default resolved (plugins/lookup/role_settings.py): the checks
+read them by name and restate no role's default.
 
 Each check names the variables it reads: renaming a variable in a role must
 rename it here (tests/unit/test_input_checks.py checks that every name below
@@ -69,6 +71,8 @@ BACKUP_SCHEMES = ["sftp", "s3", "rest", "b2", "azure", "gs", "swift"]
 BACKUP_ALLOWED = ("allowed are an absolute local path (/var/backups/flaskapp), sftp:user@host:/path, "
                   "s3:https://host/bucket/path, rest:https://host/path, or b2:, azure:, gs:, swift:")
 HOST_NAME = re.compile(rf"^(\*\.)?({HOST_LABEL}\.)*{HOST_LABEL}\.?$")
+# gunicorn's WSGI target: "module:attr" or an app factory "module:factory()".
+WSGI_TARGET = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*):([A-Za-z_][A-Za-z0-9_]*)(\(\))?$")
 REGISTRY_SETTINGS = ["app_registry", "app_registry_username", "app_registry_password"]
 
 
@@ -78,7 +82,7 @@ def show(value):
 
 
 def _is_set(settings, name):
-    return settings.get(name) not in (None, "")
+    return settings[name] not in (None, "")
 
 
 def _ports(settings):
@@ -103,7 +107,7 @@ def _ports(settings):
         port = ports["app_gunicorn_port"]
         errors.append(f"app_gunicorn_port={port} is the port nginx serves {NGINX_CONTAINER_PORTS[port]} on in "
                       "its container: allowed is any other port (8000).")
-    if settings.get("firewall_enabled", True) and "firewall_allowed_tcp_ports" in settings:
+    if settings["firewall_enabled"]:
         allowed = {int(p) for p in settings["firewall_allowed_tcp_ports"] or [] if re.match(r"^[0-9]+$", str(p))}
         for name in ("app_http_port", "app_https_port"):
             if name in ports and ports[name] not in allowed:
@@ -137,7 +141,7 @@ def _memory(settings, names):
 def _server_names(settings):
     errors = []
     for name in SERVER_NAMES:
-        value = settings.get(name, "_")
+        value = settings[name]
         names = str(value).split() if isinstance(value, str) else []
         if value == "_":
             continue
@@ -147,79 +151,80 @@ def _server_names(settings):
     return errors
 
 
-def _app_settings(settings, app_src):
+def _app_settings(settings):
     errors = []
-    name = str(settings.get("app_name", "flaskapp"))
+    name = str(settings["app_name"])
     if not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
         errors.append(f"app_name={show(name)} is not allowed: it names the compose projects, images and /srv/<app_name>;"
                       " allowed are lowercase letters, digits, - and _, starting with a letter or digit (flaskapp).")
     for var, example in (("app_healthcheck_path", "/healthz"), ("app_readiness_path", "/readyz")):
-        path = str(settings.get(var, example))
+        path = str(settings[var])
         if var == "app_readiness_path" and path == "":
             continue  # the health check's path serves as both
         if not path.startswith("/") or re.search(r"[\s'\"\\]", path):
             errors.append(f"{var}={show(path)} is not a URL path: allowed is a path starting with / "
                           f"({example}), without spaces or quotes.")
     for var in DURATIONS:
-        value = str(settings.get(var, "5s"))
+        value = str(settings[var])
         try:
             duration_seconds(value, zero_allowed=var == "app_healthcheck_start_period")
         except ValueError:
             errors.append(f"{var}={show(value)} is not a health-check duration: allowed are whole hours, minutes and "
                           "seconds with their unit (5s, 1m, 1m30s).")
-    url_path = str(settings.get("app_static_url_path", "/static"))
+    url_path = str(settings["app_static_url_path"])
     if not url_path.startswith("/") or url_path.strip("/") == "":
         errors.append(f"app_static_url_path={show(url_path)} is not allowed: nginx would serve every URL from the "
                       "static folder; allowed is a path below / (/static).")
-    static_dir = str(settings.get("app_static_dir", "flaskapp/static"))
+    static_dir = str(settings["app_static_dir"])
     normalized = posixpath.normpath(static_dir)
+    app_src = str(settings["app_src"])
     if normalized in (".", "") or normalized.startswith("..") or static_dir.startswith("/"):
         errors.append(f"app_static_dir={show(static_dir)} is not allowed: nginx would publish the whole app source; "
                       "allowed is the static folder inside app_src (flaskapp/static).")
-    elif app_src and os.path.isdir(app_src) and not os.path.isdir(os.path.join(app_src, normalized)):
+    elif os.path.isdir(app_src) and not os.path.isdir(os.path.join(app_src, normalized)):
         errors.append(f"app_static_dir={show(static_dir)} is not a directory in app_src={show(app_src)}: allowed is the "
                       "app's static folder, relative to app_src.")
     for var in NGINX_SIZES:
-        value = str(settings.get(var, "1m"))
+        value = str(settings[var])
         if not re.match(r"^[0-9]+[kKmMgG]?$", value):
             errors.append(f"{var}={show(value)} is not an nginx size: allowed is a number with an optional unit k, m "
                           "or g (1m, 512k).")
     for var in NGINX_TIMES:
-        value = str(settings.get(var, "15s"))
+        value = str(settings[var])
         if not re.match(r"^([0-9]+(ms|s|m|h|d|w|M|y)?)+$", value):
             errors.append(f"{var}={show(value)} is not an nginx time: allowed is a number with a unit ms, s, m, h, d "
                           "(15s, 1m).")
-    expires = str(settings.get("app_static_expires", "30d"))
+    expires = str(settings["app_static_expires"])
     if not re.match(r"^(max|off|epoch|-?([0-9]+(ms|s|m|h|d|w|M|y)?)+)$", expires):
         errors.append(f"app_static_expires={show(expires)} is not an nginx expiry: allowed is a time with a unit "
                       "(30d, 12h), max, off or epoch.")
-    rate = str(settings.get("app_nginx_rate_limit") or "")
+    rate = str(settings["app_nginx_rate_limit"] or "")
     if rate and not re.match(r"^[0-9]+r/[sm]$", rate):
         errors.append(f"app_nginx_rate_limit={show(rate)} is not an nginx rate: allowed are requests per second or "
                       "minute (10r/s, 300r/m), or empty for no limit.")
-    for header, value in (settings.get("app_nginx_security_headers") or {}).items():
+    for header, value in (settings["app_nginx_security_headers"] or {}).items():
         if not re.match(r"^[A-Za-z0-9-]+$", str(header)) or re.search(r"[\"\\\n\r]", str(value)):
             errors.append(f"app_nginx_security_headers: {header}: {show(value)} is not allowed: header names are "
                           "letters, digits and -, values without double quotes, backslashes or line breaks.")
-    for key in settings.get("app_environment") or {}:
+    for key in settings["app_environment"] or {}:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(key)):
             errors.append(f"app_environment key {show(key)} is not an environment variable name: allowed are letters, "
                           "digits and _, not starting with a digit.")
         elif key in ROLE_ENVIRONMENT:
             errors.append(f"app_environment sets {key}, which the app role sets itself: allowed are other names.")
-    for key in settings.get("app_secrets") or {}:
+    for key in settings["app_secrets"] or {}:
         if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", str(key)) or ".." in str(key):
             errors.append(f"app_secrets name {show(key)} is not allowed: it becomes the file /run/secrets/<name>; "
                           "allowed are letters, digits, _, - and . (not ..), no / or spaces.")
     for var in ("app_uid", "app_gid"):
-        if var in settings and re.match(r"^-?[0-9]+$", str(settings[var])) and int(settings[var]) <= 0:
+        if re.match(r"^-?[0-9]+$", str(settings[var])) and int(settings[var]) <= 0:
             errors.append(f"{var}={settings[var]} is not allowed: the app never runs as root; allowed is a "
                           "positive id (10001).")
-    keep = settings.get("app_keep_releases", 5)
+    keep = settings["app_keep_releases"]
     if re.match(r"^-?[0-9]+$", str(keep)) and int(keep) < 1:
         errors.append(f"app_keep_releases={keep} is not allowed: the live release is always kept; allowed is 1 "
                       "or more (5).")
-    for archive in settings.get("app_image_archives") or []:
+    for archive in settings["app_image_archives"] or []:
         path = archive.get("archive") if isinstance(archive, dict) else None
         if path and not os.path.isfile(path):
             errors.append(f"app_image_archives: the archive of {archive.get('image')} is not a file on the "
@@ -227,9 +232,38 @@ def _app_settings(settings, app_src):
     return errors
 
 
+def _wsgi_target(settings):
+    target = settings["app_wsgi_target"]
+    if WSGI_TARGET.match(str(target)):
+        return []
+    return [(f"app_wsgi_target={show(target)} is not a WSGI target: allowed are module:attr (wsgi:app) and an app "
+             "factory module:factory() (flaskapp:create_app()).")]
+
+
+def _app_source(settings):
+    """app_src is a directory on the controller (a relative path is relative
+    to the directory ansible-playbook runs in) holding what a release builds
+    from. Its WSGI module is looked for only when app_wsgi_target is one
+    (_wsgi_target says when it is not); the other files regardless."""
+    src = settings["app_src"]
+    if not os.path.isdir(str(src)):
+        return [(f"app_src={show(src)} is not a directory on the controller: allowed is the directory of your Flask "
+                 "app, holding the WSGI module, requirements.txt and a Dockerfile.")]
+    needed = []  # (what, the paths in app_src of which one must be a file)
+    target = str(settings["app_wsgi_target"])
+    if WSGI_TARGET.match(target):
+        module = target.split(":")[0]
+        needed.append((f"the WSGI module {module} named by app_wsgi_target={target}",
+                       [f"{module.replace('.', '/')}.py", f"{module.replace('.', '/')}/__init__.py"]))
+    needed += [("requirements.txt", ["requirements.txt"]), ("a Dockerfile", ["Dockerfile"])]
+    return [f"app_src={show(src)} lacks {what} ({' or '.join(paths)}): app_src must hold the WSGI module named by "
+            "app_wsgi_target, requirements.txt and a Dockerfile."
+            for what, paths in needed if not any(os.path.isfile(os.path.join(str(src), path)) for path in paths)]
+
+
 def _data_dir(settings):
     errors = []
-    root = posixpath.normpath(str(settings.get("app_root") or f"/srv/{settings.get('app_name', 'flaskapp')}"))
+    root = posixpath.normpath(str(settings["app_root"]))
     if _is_set(settings, "app_data_dir"):
         value = str(settings["app_data_dir"])
         path = posixpath.normpath(value)
@@ -263,13 +297,13 @@ def _instance(settings):
     if _is_set(settings, "app_instance_path"):
         value = str(settings["app_instance_path"])
         path = posixpath.normpath(value)
-        data = posixpath.normpath(str(settings.get("app_data_mount") or "/data"))
+        data = posixpath.normpath(str(settings["app_data_mount"]))
         overlaps = path == data or path.startswith(data + "/") or data.startswith(path + "/")
         if not value.startswith("/") or path in RESERVED_MOUNTS or path == "/" or overlaps:
             errors.append(f"app_instance_path={show(value)} is not allowed: it must be an absolute path in the "
                           f"container apart from app_data_mount ({data}) and not one of {', '.join(RESERVED_MOUNTS)}; "
                           "allowed: Flask's app.instance_path, /app/instance for an app in /app.")
-    files = settings.get("app_instance_files") or {}
+    files = settings["app_instance_files"] or {}
     if isinstance(files, dict):
         for name, content in files.items():
             if not INSTANCE_FILE_NAME.match(str(name)):
@@ -284,7 +318,7 @@ def _instance(settings):
 def _postgres_names(settings):
     errors = []
     for var in POSTGRES_IDENTIFIERS:
-        if var in settings and not POSTGRES_IDENTIFIER.match(str(settings[var])):
+        if not POSTGRES_IDENTIFIER.match(str(settings[var])):
             errors.append(f"{var}={show(settings[var])} is not allowed: PostgreSQL names here are lower-case "
                           "letters, digits and _, not starting with a digit or pg_, at most 63 characters (app).")
     return errors
@@ -292,12 +326,12 @@ def _postgres_names(settings):
 
 def _workers(settings):
     errors = []
-    names = [worker.get("name") for worker in settings.get("app_workers") or [] if isinstance(worker, dict)]
+    names = [worker.get("name") for worker in settings["app_workers"] or [] if isinstance(worker, dict)]
     for name in names:
         if not re.match(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", str(name)) or names.count(name) > 1:
             errors.append(f"app_workers name {show(name)} is not allowed: each worker has its own name of lower-case "
                           "letters, digits and - (at most 32 characters).")
-    if settings.get("app_postgres") and "database_url" in (settings.get("app_secrets") or {}):
+    if settings["app_postgres"] and "database_url" in (settings["app_secrets"] or {}):
         errors.append("app_secrets has database_url, which app_postgres=true writes itself: allowed are other "
                       "names, or app_postgres=false with your own database_url.")
     return errors
@@ -311,9 +345,9 @@ def _shown_repository(repository):
 def _backup_repository_outside_the_data(settings):
     """The backups' local repository is not inside the app's data directory,
     which is backed up into it (spans the backup and app roles)."""
-    if not settings.get("backup_enabled"):
+    if not settings["backup_enabled"]:
         return []
-    repository = str(settings.get("backup_repository") or "")
+    repository = str(settings["backup_repository"] or "")
     data_dir = posixpath.normpath(str(settings["app_data_dir"]))
     if repository.startswith("/") and (posixpath.normpath(repository) + "/").startswith(data_dir + "/"):
         return [(f"backup_repository={_shown_repository(repository)} is inside app_data_dir ({data_dir}), which is "
@@ -324,13 +358,13 @@ def _backup_repository_outside_the_data(settings):
 def _backups(settings):
     errors = []
     for var in BACKUP_RETENTION:
-        value = settings.get(var, 1)
+        value = settings[var]
         if isinstance(value, bool) or not re.match(r"^[0-9]+$", str(value)) or int(value) < 1:
             errors.append(f"{var}={show(value)} is not allowed: allowed is a positive whole number of snapshots "
                           "to keep (7).")
-    if not settings.get("backup_enabled"):
+    if not settings["backup_enabled"]:
         return errors
-    repository = str(settings.get("backup_repository") or "")
+    repository = str(settings["backup_repository"] or "")
     shown = _shown_repository(repository)
     scheme = repository.split(":", 1)[0] if ":" in repository and not repository.startswith("/") else ""
     if not repository:
@@ -338,25 +372,25 @@ def _backups(settings):
     elif not repository.startswith("/") and scheme not in BACKUP_SCHEMES:
         errors.append(f"backup_repository={shown} is not a restic repository this project can use: "
                       f"{BACKUP_ALLOWED}.")
-    elif scheme == "sftp" and not settings.get("backup_sftp_known_hosts") \
-            and not settings.get("backup_sftp_accept_new_host_key"):
+    elif scheme == "sftp" and not settings["backup_sftp_known_hosts"] \
+            and not settings["backup_sftp_accept_new_host_key"]:
         errors.append(f"backup_repository={shown} is an sftp server whose host key is not known: set "
                       "backup_sftp_known_hosts to its key lines (ssh-keyscan -t ed25519 <host>), or "
                       "backup_sftp_accept_new_host_key=true to trust the key it shows first.")
-    if not settings.get("backup_password"):
+    if not settings["backup_password"]:
         errors.append("backup_enabled=true needs backup_password, the repository's encryption password: allowed is "
                       "a non-empty value from the vault (backup_password: \"{{ vault_backup_password }}\").")
     return errors
 
 
 def _registry(settings):
-    registry = str(settings.get("app_registry") or "")
+    registry = str(settings["app_registry"] or "")
     errors = []
     if registry and not is_registry_repository(registry):
         errors.append(f"app_registry={show(registry)} is not a registry repository: allowed is host[:port]/path "
                       "in lower case, without a tag (registry.example.com/team/flaskapp), or empty to ship "
                       "images through the controller.")
-    if bool(settings.get("app_registry_username")) != bool(settings.get("app_registry_password")):
+    if bool(settings["app_registry_username"]) != bool(settings["app_registry_password"]):
         errors.append("app_registry_username and app_registry_password go together: allowed are both (the "
                       "password from the vault) or neither, for a registry that wants no login.")
     return errors
@@ -375,21 +409,21 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
     """Settings that would lock everyone out once root login is closed.
     login_key: the public key of ansible_ssh_private_key_file, when known."""
     errors = []
-    user = str(settings.get("deploy_user_name") or "")
+    user = str(settings["deploy_user_name"] or "")
     if user == "root":
         errors.append('deploy_user_name="root" is not allowed: root login is closed once the deploy user works; '
                       "allowed is a user of its own (deploy).")
     elif user and not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user):
         errors.append(f"deploy_user_name={show(user)} is not a user name: allowed are lowercase letters, digits, "
                       "_ and -, starting with a letter or _, at most 32 characters (deploy).")
-    allowed_users = [str(u) for u in settings.get("sshd_allow_users") or []]
+    allowed_users = [str(u) for u in settings["sshd_allow_users"] or []]
     if allowed_users:
         missing = [u for u in (user, bootstrap_user) if u and u not in allowed_users]
         if missing:
             errors.append(f"sshd_allow_users={show(allowed_users)} leaves out {', '.join(missing)}, whom Ansible logs "
                           "in as: sshd would refuse it; allowed is a list that includes deploy_user_name (and "
                           "vps_bootstrap_user until root login is closed).")
-    keys = settings.get("deploy_user_authorized_keys") or []
+    keys = settings["deploy_user_authorized_keys"] or []
     keys = [keys] if isinstance(keys, str) else keys
     blobs = {_key_blob(line) for key in keys for line in str(key).splitlines()}
     if user and keys and login_key and _key_blob(login_key) not in blobs:
@@ -403,8 +437,9 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
 # Each role's own checks, which its validate entry point runs
 # (roles/<role>/tasks/validate.yml) on the settings it hands preflight.
 app_setting_errors = role_checks(
-    "app", lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
-    lambda settings: _app_settings(settings, settings.get("app_src")), _data_dir, _workers, _registry)
+    "app", _wsgi_target, lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
+    _app_settings, _data_dir, _workers, _registry,
+    _app_source)
 postgres_setting_errors = role_checks(
     "postgres", lambda settings: _memory(settings, POSTGRES_MEMORY_LIMITS), _postgres_names)
 backup_setting_errors = role_checks("backup", _backups)

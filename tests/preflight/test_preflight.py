@@ -130,19 +130,17 @@ class Case(NamedTuple):
 # The preflight tasks (roles/preflight/tasks/) that refuse several cases;
 # a case's own is spelled out in its row.
 TYPES = "Check variable types and choices"
-WSGI = "Check the WSGI target"
 VALUES = "Check the inventory values"
 HTTPS = "Check the HTTPS settings"
 SSH_KEYS = "Check the SSH public keys"
 SSH_ACCESS = "Check that SSH access survives root login being closed"
-APP_SRC = "Check the app source holds the WSGI module, requirements.txt and a Dockerfile"
 DOCKER_VERSION = "Check Docker's repository has the Docker CE version"
 OS = "Check the operating system is a supported Debian release"
 PORTS = "Check the public ports are free or held by this stack"
 
 # Gates on the controller that report every bad value at once (they join
 # all errors, or loop over the values): their cases may share a run.
-BATCHED_GATES = {TYPES, VALUES, HTTPS, SSH_KEYS, SSH_ACCESS, APP_SRC}
+BATCHED_GATES = {TYPES, VALUES, HTTPS, SSH_KEYS, SSH_ACCESS}
 BATCH_SIZE = 12
 
 BAD = [Case(*row) for row in [
@@ -159,9 +157,9 @@ BAD = [Case(*row) for row in [
     ("disk-threshold-not-a-number", "Validating arguments against arg spec 'main'", "vps13",
      ["preflight_min_free_disk_mb=lots"],
      ["preflight_min_free_disk_mb", "int"]),
-    ("wsgi-target-without-colon", WSGI, "vps13", ["app_wsgi_target=wsgi.app"],
+    ("wsgi-target-without-colon", VALUES, "vps13", ["app_wsgi_target=wsgi.app"],
      ["app_wsgi_target", "module:attr", "module:factory()"]),
-    ("wsgi-target-with-arguments", WSGI, "vps13", ["app_wsgi_target=wsgi:create_app(debug=True)"],
+    ("wsgi-target-with-arguments", VALUES, "vps13", ["app_wsgi_target=wsgi:create_app(debug=True)"],
      ["app_wsgi_target", "module:attr", "module:factory()"]),
     ("http-port-out-of-range", VALUES, "vps13", [ev(app_http_port=70000)],
      ["app_http_port=70000", "1-65535"]),
@@ -185,14 +183,13 @@ BAD = [Case(*row) for row in [
      ["deploy_user_authorized_keys", "not an SSH public key", "ssh-ed25519 AAAA"]),
     ("ssh-key-truncated", SSH_KEYS, "vps13", ["@cut_key"],
      ["deploy_user_authorized_keys", "not an SSH public key", "one OpenSSH public key per line"]),
-    ("app-src-missing", "Check the app source is a directory on the controller", "vps13",
-     ["app_src=/nonexistent/app"],
+    ("app-src-missing", VALUES, "vps13", ["app_src=/nonexistent/app"],
      ["app_src=\"/nonexistent/app\"", "not a directory", "requirements.txt", "Dockerfile"]),
-    ("app-src-without-requirements", APP_SRC, "vps13", ["@app_src=requirements.txt"],
+    ("app-src-without-requirements", VALUES, "vps13", ["@app_src=requirements.txt"],
      ["app_src=", "lacks requirements.txt", "WSGI module", "Dockerfile"]),
-    ("app-src-without-dockerfile", APP_SRC, "vps13", ["@app_src=Dockerfile"],
+    ("app-src-without-dockerfile", VALUES, "vps13", ["@app_src=Dockerfile"],
      ["app_src=", "lacks a Dockerfile", "requirements.txt"]),
-    ("app-src-without-wsgi-module", APP_SRC, "vps13", ["app_wsgi_target=main:app"],
+    ("app-src-without-wsgi-module", VALUES, "vps13", ["app_wsgi_target=main:app"],
      ["app_src=", "lacks the WSGI module main", "app_wsgi_target=main:app", "main.py"]),
     ("docker-channel-unknown", TYPES, "vps13", [*DOCKER_CE, "docker_apt_channel=nightly"],
      ["docker_apt_channel", "one of: stable, test", "got: nightly"]),

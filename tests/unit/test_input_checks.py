@@ -6,6 +6,8 @@ import pytest
 import yaml
 from ansible_collections.flask_vps.stack.plugins.filter import input_checks as checks
 
+from conftest import preflight_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 ROLE_VARIABLES = {
@@ -117,6 +119,85 @@ def test_each_value(role_defaults, change, words):
         assert errors == []
     else:
         assert len(errors) >= 1 and any(words in e for e in errors), errors
+
+
+def test_defaults_derived_from_a_set_value_come_resolved(tmp_path):
+    """The checks read app_root as the app role resolves it (from app_name
+    here), not a default of their own."""
+    settings = preflight_settings(tmp_path, "-e", "app_name=shop", "-e", "app_data_dir=/srv/shop")["settings"]
+    assert all_errors(settings) == [('app_data_dir="/srv/shop" is not allowed: it is app_root (/srv/shop), which '
+                                     "holds the releases; allowed is an absolute directory of its own "
+                                     "(/srv/shop/data, /var/lib/flaskapp).")]
+
+
+WSGI_ALLOWED = "allowed are module:attr (wsgi:app) and an app factory module:factory() (flaskapp:create_app())."
+SOURCE_HOLDS = "app_src must hold the WSGI module named by app_wsgi_target, requirements.txt and a Dockerfile."
+NOT_A_DIRECTORY = ("is not a directory on the controller: allowed is the directory of your Flask app, holding the "
+                   "WSGI module, requirements.txt and a Dockerfile.")
+
+
+@pytest.fixture
+def app_dir(tmp_path):
+    """An app source with what a release builds from: the WSGI module (and a
+    package), requirements.txt, a Dockerfile, the static folder."""
+    app = tmp_path / "app"
+    (app / "flaskapp" / "static").mkdir(parents=True)
+    for name in ("wsgi.py", "flaskapp/__init__.py", "flaskapp/web.py", "requirements.txt", "Dockerfile"):
+        (app / name).write_text("", encoding="utf-8")
+    return app
+
+
+def app_errors(role_defaults, app_src, **change):
+    return checks.app_setting_errors({**role_defaults, "app_src": str(app_src), **change})
+
+
+@pytest.mark.parametrize("target", ["wsgi:app", "flaskapp:create_app()", "flaskapp.web:app", "wsgi:create_app()"])
+def test_an_app_source_with_its_wsgi_module_passes(role_defaults, app_dir, target):
+    assert app_errors(role_defaults, app_dir, app_wsgi_target=target) == []
+
+
+@pytest.mark.parametrize("target", ["wsgi.app", "wsgi:create_app(debug=True)", "wsgi:", ":app", "1st:app",
+                                    "flask-app:app", "wsgi:app:x", "wsgi:app()()"])
+def test_a_wsgi_target_gunicorn_cannot_load(role_defaults, app_dir, target):
+    """Only the message about the target: the module it names is not looked for."""
+    assert app_errors(role_defaults, app_dir, app_wsgi_target=target) == [
+        f'app_wsgi_target="{target}" is not a WSGI target: {WSGI_ALLOWED}']
+
+
+def test_app_src_that_is_not_a_directory(role_defaults, app_dir):
+    for path in (app_dir.parent / "missing", app_dir / "wsgi.py"):
+        assert app_errors(role_defaults, path) == [f'app_src="{path}" {NOT_A_DIRECTORY}']
+
+
+@pytest.mark.parametrize(("removed", "target", "lacks"), [
+    ("requirements.txt", "wsgi:app", "requirements.txt (requirements.txt)"),
+    ("Dockerfile", "wsgi:app", "a Dockerfile (Dockerfile)"),
+    ("wsgi.py", "wsgi:app", "the WSGI module wsgi named by app_wsgi_target=wsgi:app (wsgi.py or wsgi/__init__.py)"),
+    ("flaskapp/__init__.py", "flaskapp:create_app()",
+     "the WSGI module flaskapp named by app_wsgi_target=flaskapp:create_app() (flaskapp.py or flaskapp/__init__.py)"),
+    ("flaskapp/web.py", "flaskapp.web:app", ("the WSGI module flaskapp.web named by app_wsgi_target=flaskapp.web:app "
+                                             "(flaskapp/web.py or flaskapp/web/__init__.py)")),
+])
+def test_app_src_without_a_file_a_release_needs(role_defaults, app_dir, removed, target, lacks):
+    (app_dir / removed).unlink()
+    assert app_errors(role_defaults, app_dir, app_wsgi_target=target) == [
+        f'app_src="{app_dir}" lacks {lacks}: {SOURCE_HOLDS}']
+
+
+def test_app_src_files_are_checked_whatever_the_wsgi_target(role_defaults, app_dir):
+    (app_dir / "Dockerfile").unlink()
+    (app_dir / "wsgi.py").unlink()
+    assert app_errors(role_defaults, app_dir, app_wsgi_target="wsgi") == [
+        f'app_wsgi_target="wsgi" is not a WSGI target: {WSGI_ALLOWED}',
+        f'app_src="{app_dir}" lacks a Dockerfile (Dockerfile): {SOURCE_HOLDS}']
+
+
+def test_a_relative_app_src_is_relative_to_the_working_directory(role_defaults, app_dir, monkeypatch):
+    """As for the app role: the directory ansible-playbook runs in."""
+    monkeypatch.chdir(app_dir.parent)
+    assert app_errors(role_defaults, "app") == []
+    monkeypatch.chdir(app_dir)
+    assert app_errors(role_defaults, "app") == [f'app_src="app" {NOT_A_DIRECTORY}']
 
 
 KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA a@laptop"
