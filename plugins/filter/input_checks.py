@@ -245,20 +245,21 @@ def _app_source(settings):
     to the directory ansible-playbook runs in) holding what a release builds
     from. Its WSGI module is looked for only when app_wsgi_target is one
     (_wsgi_target says when it is not); the other files regardless."""
-    src = settings["app_src"]
-    if not os.path.isdir(str(src)):
+    src = str(settings["app_src"])
+    if not os.path.isdir(src):
         return [(f"app_src={show(src)} is not a directory on the controller: allowed is the directory of your Flask "
                  "app, holding the WSGI module, requirements.txt and a Dockerfile.")]
     needed = []  # (what, the paths in app_src of which one must be a file)
     target = str(settings["app_wsgi_target"])
     if WSGI_TARGET.match(target):
         module = target.split(":")[0]
+        module_path = module.replace(".", "/")
         needed.append((f"the WSGI module {module} named by app_wsgi_target={target}",
-                       [f"{module.replace('.', '/')}.py", f"{module.replace('.', '/')}/__init__.py"]))
+                       [f"{module_path}.py", f"{module_path}/__init__.py"]))
     needed += [("requirements.txt", ["requirements.txt"]), ("a Dockerfile", ["Dockerfile"])]
     return [f"app_src={show(src)} lacks {what} ({' or '.join(paths)}): app_src must hold the WSGI module named by "
             "app_wsgi_target, requirements.txt and a Dockerfile."
-            for what, paths in needed if not any(os.path.isfile(os.path.join(str(src), path)) for path in paths)]
+            for what, paths in needed if not any(os.path.isfile(os.path.join(src, path)) for path in paths)]
 
 
 def _data_dir(settings):
@@ -438,8 +439,7 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
 # (roles/<role>/tasks/validate.yml) on the settings it hands preflight.
 app_setting_errors = role_checks(
     "app", _wsgi_target, lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
-    _app_settings, _data_dir, _workers, _registry,
-    _app_source)
+    _app_settings, _data_dir, _workers, _registry, _app_source)
 postgres_setting_errors = role_checks(
     "postgres", lambda settings: _memory(settings, POSTGRES_MEMORY_LIMITS), _postgres_names)
 backup_setting_errors = role_checks("backup", _backups)
