@@ -13,9 +13,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # second of CPU per run before the first task).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo demo-down test bench vps-suites lint unit preflight restore-test demo-test molecule venv docker restic images
+.PHONY: demo demo-down test bench vps-suites lint unit preflight restore-test demo-test molecule venv docker restic images demo-images
 
-demo: venv images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
+demo: venv demo-images  ## Run site.yml against a local Debian 13 VPS container; rerun to redeploy
 	lab/scripts/demo.sh up
 
 demo-down:  ## Remove the local VPS
@@ -102,3 +102,7 @@ restic: docker
 
 images: docker restic
 	lab/scripts/build-images.sh 13 12
+
+# Only what the local VPS needs (a new user's first `make demo`).
+demo-images: docker
+	lab/scripts/build-images.sh demo

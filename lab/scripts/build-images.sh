@@ -17,12 +17,21 @@
 # The bases are made side by side, then every image on top of them: most of
 # the time goes to downloads from Debian's archive.
 #
+# `demo` builds only what `make demo` needs: the Debian 13 VPS and the three
+# stand-ins.
+#
 # Usage: lab/scripts/build-images.sh [13] [12]     (default: 13)
+#        lab/scripts/build-images.sh demo
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cache="$here/.cache/images"
 mkdir -p "$cache"
+demo_only=
+if [ "${1:-}" = demo ]; then
+  demo_only=1
+  set -- 13
+fi
 releases=("${@:-13}")
 
 codename() {
@@ -142,6 +151,10 @@ done
 in_background build_and_save flask-vps/python:3.13-slim "$here/lab/images/python" BASE=flask-vps/debian:13
 in_background build_and_save flask-vps/nginx:1.26 "$here/lab/images/nginx" BASE=flask-vps/debian:13
 in_background build_and_save flask-vps/postgres:17 "$here/lab/images/postgres" BASE=flask-vps/debian:13
+if [ -n "$demo_only" ]; then
+  all_done
+  exit 0
+fi
 # The ACME CA of the HTTPS tests.
 in_background build flask-vps/acme:pebble "$here/lab/images/acme" BASE=flask-vps/debian:13
 # The image registry of the multi-host tests.

@@ -1,14 +1,18 @@
-"""The README's first command, `make demo`, as a new user runs it: a local
+"""The README's first command, `make demo`, as a new user runs it: in a
+checkout with nothing built, on a Docker engine with no image at all, a local
 VPS container set up from nothing, the app answering on its port, and a
 second run that changes nothing. It runs its own VPS (its own name and
 ports), so a demo already running here is left alone."""
 
 import urllib.request
 
-from demo_vps import DEMO, demo, recaps
+from demo_vps import DEMO, demo, images, recaps
 
 
-def test_first_run_sets_up_the_vps_and_serves_the_app(first_run):
+def test_first_run_builds_the_images_sets_up_the_vps_and_serves_the_app(first_run, docker_host):
+    # The images it needs, built on an engine that had none.
+    assert {"flask-vps/vps:13", "flask-vps/python:3.13-slim", "flask-vps/nginx:1.26",
+            "flask-vps/postgres:17"} <= set(images(docker_host))
     # The handover, then site.yml twice (as root, then as the deploy user).
     assert len(recaps(first_run)) == 3, first_run[-3000:]
     with urllib.request.urlopen(f"http://127.0.0.1:{DEMO['DEMO_PORT']}/", timeout=10) as response:
@@ -17,10 +21,11 @@ def test_first_run_sets_up_the_vps_and_serves_the_app(first_run):
         assert 'id="version">1.0.0<' in response.read().decode()
 
 
-def test_second_run_changes_nothing(first_run):
-    """The whole `make demo` again, images included. Reproduction: the
-    second run rebuilt the nginx and PostgreSQL images with new ids
-    (parallel builds racing on Docker's layer cache), rewrote their archives
-    and reported changed=1 ("Copy base image archives")."""
-    output = demo("up", ["make", "--no-print-directory", "demo"])
+def test_second_run_changes_nothing(first_run, docker_host):
+    """The whole `make demo` again, images included. Reproduction: on a
+    machine with no images, the second run rebuilt the nginx and PostgreSQL
+    images with new ids (parallel builds racing on Docker's layer cache),
+    rewrote their archives and reported changed=1 ("Copy base image
+    archives")."""
+    output = demo(docker_host, ["make", "--no-print-directory", "demo"])
     assert recaps(output) == [0, 0], output[-3000:]

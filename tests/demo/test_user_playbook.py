@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from demo_vps import DEMO, REPO, recaps
+from demo_vps import CHECKOUT, DEMO, REPO, recaps
 
 
 def run(argv, cwd, env=None):
@@ -44,7 +44,7 @@ def user_dir(first_run, tmp_path_factory):
         [ssh_connection]
         pipelining = true
         """))
-    ssh = REPO / ".cache" / "ssh"
+    ssh = CHECKOUT / ".cache" / "ssh"  # the key `make demo` made
     (user / "inventory.yml").write_text(textwrap.dedent(f"""\
         vps:
           hosts:
