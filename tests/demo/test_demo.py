@@ -4,9 +4,10 @@ VPS container set up from nothing, the app answering on its port, and a
 second run that changes nothing. It runs its own VPS (its own name and
 ports), so a demo already running here is left alone."""
 
+import subprocess
 import urllib.request
 
-from demo_vps import DEMO, demo, images, recaps
+from demo_vps import CHECKOUT, DEMO, demo, images, recaps
 
 
 def test_first_run_builds_the_images_sets_up_the_vps_and_serves_the_app(first_run, docker_host):
@@ -29,3 +30,20 @@ def test_second_run_changes_nothing(first_run, docker_host):
     archives")."""
     output = demo(docker_host, ["make", "--no-print-directory", "demo"])
     assert recaps(output) == [0, 0], output[-3000:]
+
+
+def test_a_rebuilt_base_image_reaches_the_vps(first_run, docker_host):
+    """A base image built anew (here the nginx stand-in, from a changed
+    Dockerfile) gets a new archive, and the next `make demo` loads it on the
+    VPS. Reproduction: "Load base images" loaded only a missing tag, so the
+    VPS kept the old image under the same name."""
+    def image_id(*inside):
+        return subprocess.run(["docker", "-H", docker_host, *inside, "image", "inspect", "-f", "{{.Id}}",
+                               "flask-vps/nginx:1.26"], check=True, text=True, stdout=subprocess.PIPE).stdout.strip()
+    on_vps = ("exec", DEMO["DEMO_NAME"], "docker")
+    before = image_id(*on_vps)
+    dockerfile = CHECKOUT / "lab" / "images" / "nginx" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + 'LABEL flask-vps.test="rebuilt"\n')
+    output = demo(docker_host, ["make", "--no-print-directory", "demo"])
+    assert image_id() != before
+    assert image_id(*on_vps) == image_id(), output[-3000:]
