@@ -5,6 +5,7 @@ and durations are read with preflight's grammar
 
 import hashlib
 import json
+import shlex
 
 from ansible_collections.flask_vps.stack.plugins.module_utils.docker_values import (
     duration_seconds,
@@ -39,6 +40,19 @@ def compose_escape(value):
     if isinstance(value, (list, tuple)):
         return [compose_escape(item) for item in value]
     return str(value).replace("$", "$$")
+
+
+def systemd_arguments(command):
+    """A command (a string, split as a shell would, or a list of arguments)
+    as arguments of a systemd Exec= line, each passed through literally:
+    double-quoted with C escapes, `$` and `%` doubled (systemd expands
+    $VARIABLE and %-specifiers)."""
+    arguments = shlex.split(command) if isinstance(command, str) else [str(item) for item in command]
+    quoted = []
+    for argument in arguments:
+        escaped = argument.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        quoted.append('"' + escaped.replace("$", "$$").replace("%", "%%") + '"')
+    return " ".join(quoted)
 
 
 def first_start(lines):
@@ -131,6 +145,7 @@ class FilterModule:
             "app_release_id": release_id,
             "app_gunicorn_workers": gunicorn_workers,
             "app_compose_escape": compose_escape,
+            "app_systemd_arguments": systemd_arguments,
             "app_duration_seconds": duration_seconds,
             "app_refusal": refusal,
             "app_failed_worker": failed_worker,

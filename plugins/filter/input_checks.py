@@ -240,6 +240,66 @@ def _wsgi_target(settings):
              "factory module:factory() (flaskapp:create_app()).")]
 
 
+JOB_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+
+
+def _jobs(settings):
+    """app_jobs: named commands on a systemd calendar. Each calendar is
+    checked on the VPS itself (systemd-analyze, tasks/validate.yml)."""
+    jobs = settings["app_jobs"] or []
+    if not isinstance(jobs, list):
+        return [(f"app_jobs={show(jobs)} is not a list: allowed is a list of jobs, each with a name, a command and "
+                "an on_calendar expression.")]
+    errors, names = [], set()
+    for index, job in enumerate(jobs):
+        where = f"app_jobs[{index}]"
+        if not isinstance(job, dict):
+            errors.append(f"{where}={show(job)} is not a mapping: allowed is {{name: ..., command: ..., "
+                          "on_calendar: ...}.")
+            continue
+        unknown = sorted(set(job) - {"name", "command", "on_calendar", "time_limit"})
+        if unknown:
+            errors.append(f"{where} has unknown keys {', '.join(unknown)}: allowed are name, command, on_calendar "
+                          "and time_limit.")
+        name = str(job.get("name", ""))
+        if not JOB_NAME.fullmatch(name):
+            errors.append(f"{where}.name={show(job.get('name'))} is not a job name: allowed are 1 to 40 lowercase "
+                          "letters, digits, - and _, starting with a letter (it names the job's systemd units).")
+        elif name in names:
+            errors.append(f"{where}.name={name} names two jobs: allowed is one job per name.")
+        names.add(name)
+        command = job.get("command")
+        if not command or not isinstance(command, (str, list)):
+            errors.append(f"{where}.command={show(command)} is not a command: allowed is a non-empty string or "
+                          "list, run in the live release like playbooks/run.yml's cmd.")
+        if not str(job.get("on_calendar", "")).strip():
+            errors.append(f"{where}.on_calendar is missing: allowed is a systemd calendar expression such as "
+                          "daily or '*-*-* 03:00:00'.")
+        limit = job.get("time_limit", settings["app_job_time_limit"])
+        try:
+            duration_seconds(limit)
+        except ValueError:
+            errors.append(f"{where}.time_limit={show(limit)} is not a duration: allowed are hours, minutes and "
+                          "seconds such as 30m, 1h or 1h30m (more than zero).")
+    return errors
+
+
+def job_calendar_errors(results, jobs):
+    """The jobs whose on_calendar `systemd-analyze calendar` refused on the VPS
+    (the loop results over app_jobs of roles/app/tasks/validate.yml)."""
+    errors = []
+    for index, result in enumerate(results):
+        if result.get("skipped") or result.get("rc") == 0:
+            continue
+        job = jobs[index]
+        why = (result.get("stderr") or result.get("msg") or "").strip().splitlines()
+        errors.append(f"app_jobs[{index}].on_calendar="
+                      f"{show(job['on_calendar'])} (job {job.get('name')}) is not a calendar systemd accepts"
+                      f"{': ' + why[-1] if why else ''}: allowed is a systemd calendar expression such as daily, "
+                      "hourly or '*-*-* 03:00:00' (man systemd.time).")
+    return errors
+
+
 def _app_source(settings):
     """app_src is a directory on the controller (a relative path is relative
     to the directory ansible-playbook runs in) holding what a release builds
@@ -439,7 +499,7 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
 # (roles/<role>/tasks/validate.yml) on the settings it hands preflight.
 app_setting_errors = role_checks(
     "app", _wsgi_target, lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
-    _app_settings, _data_dir, _workers, _registry, _app_source)
+    _app_settings, _data_dir, _workers, _registry, _app_source, _jobs)
 postgres_setting_errors = role_checks(
     "postgres", lambda settings: _memory(settings, POSTGRES_MEMORY_LIMITS), _postgres_names)
 backup_setting_errors = role_checks("backup", _backups)
@@ -456,6 +516,7 @@ class FilterModule:
     def filters(self):
         return {
             "app_setting_errors": app_setting_errors,
+            "app_job_calendar_errors": job_calendar_errors,
             "postgres_setting_errors": postgres_setting_errors,
             "backup_setting_errors": backup_setting_errors,
             "cross_role_errors": cross_role_errors,

@@ -253,6 +253,18 @@ BAD = [Case(*row) for row in [
      ['app_name="flask.app" is not allowed', "lowercase letters"]),
     ("http-port-closed-by-the-firewall", VALUES, "vps13", [ev(app_http_port=8080)],
      ["app_http_port=8080 is not in firewall_allowed_tcp_ports", "add it to firewall_allowed_tcp_ports"]),
+    ("job-name-not-an-identifier", VALUES, "vps13",
+     [ev(app_jobs=[{"name": "Send digest", "command": "flask send-digest", "on_calendar": "daily"}])],
+     ['app_jobs[0].name="Send digest" is not a job name', "lowercase letters"]),
+    # systemd's own grammar, read by the VPS's systemd-analyze.
+    ("job-calendar-systemd-refuses", VALUES, "vps13",
+     [ev(app_jobs=[{"name": "digest", "command": "flask send-digest", "on_calendar": "every night"}])],
+     ['app_jobs[0].on_calendar="every night" (job digest) is not a calendar systemd accepts',
+      "man systemd.time"]),
+    ("job-time-limit-not-a-duration", VALUES, "vps13",
+     [ev(app_jobs=[{"name": "digest", "command": "flask send-digest", "on_calendar": "daily",
+                    "time_limit": "an hour"}])],
+     ['app_jobs[0].time_limit="an hour" is not a duration']),
     ("gunicorn-port-is-nginx-https", VALUES, "vps13", [ev(app_gunicorn_port=443)],
      ["app_gunicorn_port=443 is the port nginx serves HTTPS on in its container"]),
     ("ssh-port-differs-in-the-firewall", VALUES, "vps13", [ev(firewall_ssh_port=2222)],
@@ -410,8 +422,10 @@ def assert_unchanged(before, after, name):
 
 # A task of the docker or app role other than those of the entry points
 # preflight runs, which only read: validate (the role's settings and their
-# checks) and the docker role's check_host.
+# checks, the app's job calendars read by systemd-analyze) and the docker
+# role's check_host.
 PREFLIGHT_ENTRY_POINT_TASKS = ["Hand the \\1 role's settings to preflight", "Check the \\1 role's values",
+                               "Read the jobs' calendars with systemd",
                                "Check the Docker source suits this Debian release"]
 ROLE_STARTED = re.compile(rf"^TASK \[(docker|app) : (?!({'|'.join(PREFLIGHT_ENTRY_POINT_TASKS)})\])", re.MULTILINE)
 
@@ -606,6 +620,8 @@ def test_good_input_passes_preflight(targets, run_playbook, apps, inventory, ext
             deploy_user_authorized_keys=[apps["public_key"], apps["public_key"]],
             preflight_min_free_disk_mb=1,
             base_sysctl_settings={"net.ipv4.conf.all.rp_filter": 2, "net/ipv4/tcp_syncookies": "1"},
+            app_jobs=[{"name": "digest", "command": ["flask", "send-digest"], "on_calendar": "Mon..Fri *-*-* 03:00:00",
+                       "time_limit": "1h30m"}],
         )]
     extra_vars = expand(extra_vars, apps)
     target = targets[inventory]

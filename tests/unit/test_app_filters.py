@@ -178,3 +178,9 @@ def test_an_edit_that_keeps_the_size_changes_the_time_buildkit_sees(tmp_path):
         with tarfile.open(result["archive"]) as tar:
             times.append(tar.getmember("version.py").mtime)
     assert times[0] != times[1]
+
+
+def test_systemd_arguments_pass_a_command_through_literally():
+    assert filters.systemd_arguments("flask --app wsgi add-note 'a note'") == '"flask" "--app" "wsgi" "add-note" "a note"'
+    # systemd would expand $HOME and %h, and end the word at a quote.
+    assert filters.systemd_arguments(["echo", '$HOME 100% "x" \\ done']) == '"echo" "$$HOME 100%% \\"x\\" \\\\ done"'

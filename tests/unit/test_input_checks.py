@@ -228,3 +228,47 @@ def test_a_value_of_the_wrong_type_is_left_to_the_types_check(role_defaults):
     errors = checks.app_setting_errors({**role_defaults, "app_nginx_security_headers": ["X-Frame-Options"]})
     assert errors == [("The app role's values could not be checked ('list' object has no attribute 'items'): "
                       "see the check of the types.")]
+
+
+JOB = {"name": "digest", "command": "flask --app wsgi send-digest", "on_calendar": "daily"}
+
+
+def test_jobs_with_a_name_a_command_and_a_calendar_pass(role_defaults, app_dir):
+    jobs = [JOB, {"name": "clean_up-2", "command": ["flask", "clean"], "on_calendar": "*:0/5", "time_limit": "1h30m"}]
+    assert app_errors(role_defaults, app_dir, app_jobs=jobs) == []
+
+
+@pytest.mark.parametrize(("job", "message"), [
+    ({**JOB, "name": "Send digest"}, 'app_jobs[0].name="Send digest" is not a job name'),
+    ({**JOB, "name": ""}, 'app_jobs[0].name="" is not a job name'),
+    ({**JOB, "command": ""}, 'app_jobs[0].command="" is not a command'),
+    ({**JOB, "on_calendar": " "}, "app_jobs[0].on_calendar is missing"),
+    ({**JOB, "time_limit": "0s"}, 'app_jobs[0].time_limit="0s" is not a duration'),
+    ({**JOB, "time_limit": "1 hour"}, 'app_jobs[0].time_limit="1 hour" is not a duration'),
+    ({**JOB, "schedule": "daily"}, "app_jobs[0] has unknown keys schedule"),
+    ("flask send-digest", 'app_jobs[0]="flask send-digest" is not a mapping'),
+])
+def test_a_job_that_cannot_run_is_refused_naming_it(role_defaults, app_dir, job, message):
+    errors = app_errors(role_defaults, app_dir, app_jobs=[job])
+    assert len(errors) == 1 and errors[0].startswith(message), errors
+
+
+def test_two_jobs_of_one_name_are_refused(role_defaults, app_dir):
+    assert app_errors(role_defaults, app_dir, app_jobs=[JOB, JOB]) == [
+        "app_jobs[1].name=digest names two jobs: allowed is one job per name."]
+
+
+def test_a_job_without_a_time_limit_gets_app_job_time_limit_checked(role_defaults, app_dir):
+    errors = app_errors(role_defaults, app_dir, app_jobs=[JOB], app_job_time_limit="forever")
+    assert errors and errors[0].startswith('app_jobs[0].time_limit="forever" is not a duration')
+
+
+def test_a_calendar_systemd_refuses_is_reported_with_its_reason():
+    """The results of validate.yml's `systemd-analyze calendar` loop."""
+    jobs = [JOB, {**JOB, "name": "often", "on_calendar": "every minute"}, "not a job"]
+    results = [{"rc": 0}, {"rc": 1, "stderr": "Failed to parse calendar specification 'every minute': Invalid argument"},
+               {"skipped": True}]
+    assert checks.job_calendar_errors(results, jobs) == [
+        ('app_jobs[1].on_calendar="every minute" (job often) is not a calendar systemd accepts: Failed to parse '
+        "calendar specification 'every minute': Invalid argument: allowed is a systemd calendar expression such as "
+        "daily, hourly or '*-*-* 03:00:00' (man systemd.time).")]
