@@ -103,6 +103,9 @@ def stack(tmp_path):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
         db.execute("INSERT INTO notes (text) VALUES ('in the snapshot')")
+    # Closed now, not whenever it is collected: closing removes the -wal and
+    # -shm files, which a copy of the directory must not see vanish.
+    db.close()
     secrets = tmp_path / "srv" / "releases" / "r1" / "secrets"
     secrets.mkdir(parents=True)
     (secrets / "secret_key").write_text("s3cret")

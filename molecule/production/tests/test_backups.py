@@ -155,6 +155,9 @@ def test_a_destroyed_vps_comes_back_with_the_snapshot_data(vps, internet, snapsh
     assert rc == 0, output[-3000:]
     assert f"Restoring snapshot {snapshot_id[:8]} of flaskapp" in output, output[-3000:]
     assert "What it replaced is kept in /srv/flaskapp/.data.before-restore-" in output, output[-3000:]
+    # The jobs stopped too while the data went back (nothing wrote to it), and run again after.
+    assert re.search(r"changed: \[production-vps\] => \(item=flaskapp-job-digest\.timer\)", output), output[-3000:]
+    assert vps.service("flaskapp-job-digest.timer").is_running
     assert rows(vps) == notes
     assert data_files(vps) == files
     assert read_note(internet, note_id) == "kept by the backup"
