@@ -19,7 +19,9 @@ JOBS = [
     # Started by the tests (systemctl start, as its timer's unit does).
     {"name": "version", "command": ["python", "-c", "import flaskapp; print('version', flaskapp.__version__)"],
      "on_calendar": "*-01-01 04:00:00"},
-    {"name": "long", "command": ["sh", "-c", "sleep 40; echo finished"], "on_calendar": "*-01-01 04:00:00"},
+    # Runs until the test lets it end (a file in the data directory), however long the deploy takes.
+    {"name": "long", "command": ["sh", "-c", "until [ -e \"$APP_DATA_DIR/end-the-long-job\" ]; do sleep 1; done; echo finished"],
+     "on_calendar": "*-01-01 04:00:00"},
     {"name": "fails", "command": "flask --app wsgi no-such-command", "on_calendar": "*-01-01 04:00:00"},
     {"name": "too-long", "command": ["sleep", "120"], "on_calendar": "*-01-01 04:00:00", "time_limit": "3s"},
 ]
@@ -105,6 +107,9 @@ def test_a_deploy_lets_a_run_finish_and_the_next_runs_the_new_release(host, sche
     deploy(tmp_path_factory, "9.1.0")
     # The run that started before the deploy is the same container, still going, and ends well.
     assert host.check_output("docker inspect -f '{{.State.StartedAt}}' flaskapp-job-long") == started
+    assert host.check_output("systemctl show --property=ActiveState --value flaskapp-job-long.service") \
+        == "activating"
+    host.run_expect([0], "touch /srv/flaskapp/data/end-the-long-job")
     wait_for(lambda: host.check_output(
         "systemctl show --property=ActiveState --value flaskapp-job-long.service") == "inactive")
     assert host.check_output("systemctl show --property=Result --value flaskapp-job-long.service") == "success"
