@@ -444,6 +444,37 @@ def _backups(settings):
     return errors
 
 
+# The alerts' thresholds: {variable: (lowest, highest allowed)}.
+ALERT_RANGES = {"alerts_disk_usage_percent": (1, 100), "alerts_inode_usage_percent": (1, 100),
+                "alerts_repeat_hours": (1, 24 * 30), "alerts_certificate_days": (1, 90),
+                "alerts_backup_max_age_hours": (1, 24 * 31), "alerts_crash_restarts": (1, 1000)}
+ALERT_URLS = ["alerts_notify_url", "alerts_heartbeat_url"]
+
+
+def _alerts(settings):
+    errors = []
+    for var, (low, high) in ALERT_RANGES.items():
+        value = settings[var]
+        if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", str(value)) or not low <= int(value) <= high:
+            errors.append(f"{var}={show(value)} is out of range: allowed is a whole number from {low} to {high}.")
+    for var in ALERT_URLS:
+        url = str(settings[var] or "")
+        if url and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", url):
+            # Shown without its path and query: they may hold a token.
+            errors.append(f"{var}={show(url.split('/')[0] + '//...')} is not an http(s) URL: allowed is "
+                          "https://host/path (or http://), or empty.")
+    try:
+        duration_seconds(settings["alerts_check_interval"])
+    except ValueError:
+        errors.append(f"alerts_check_interval={show(settings['alerts_check_interval'])} is not a duration: allowed "
+                      "are hours, minutes and seconds such as 5m, 1h or 1h30m (more than zero).")
+    for path in settings["alerts_disk_paths"] or []:
+        if not str(path).startswith("/"):
+            errors.append(f"alerts_disk_paths holds {show(path)}, not an absolute path: allowed are paths on the "
+                          "VPS such as /srv or /var/backups.")
+    return errors
+
+
 def _registry(settings):
     registry = str(settings["app_registry"] or "")
     errors = []
@@ -503,6 +534,7 @@ app_setting_errors = role_checks(
 postgres_setting_errors = role_checks(
     "postgres", lambda settings: _memory(settings, POSTGRES_MEMORY_LIMITS), _postgres_names)
 backup_setting_errors = role_checks("backup", _backups)
+alerts_setting_errors = role_checks("alerts", _alerts)
 
 
 def cross_role_errors(settings):
@@ -519,6 +551,7 @@ class FilterModule:
             "app_job_calendar_errors": job_calendar_errors,
             "postgres_setting_errors": postgres_setting_errors,
             "backup_setting_errors": backup_setting_errors,
+            "alerts_setting_errors": alerts_setting_errors,
             "cross_role_errors": cross_role_errors,
             "ssh_access_errors": ssh_access_errors,
         }

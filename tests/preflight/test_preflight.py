@@ -265,6 +265,13 @@ BAD = [Case(*row) for row in [
      [ev(app_jobs=[{"name": "digest", "command": "flask send-digest", "on_calendar": "daily",
                     "time_limit": "an hour"}])],
      ['app_jobs[0].time_limit="an hour" is not a duration']),
+    # The alerts role's values; the URL is shown without its path (a token).
+    ("alerts-url-not-http", VALUES, "vps13", [ev(alerts_notify_url="ftp://alerts.example.com/secret-token")],
+     ['alerts_notify_url="ftp://..." is not an http(s) URL', "https://host/path"]),
+    ("alerts-threshold-out-of-range", VALUES, "vps13", [ev(alerts_disk_usage_percent=150)],
+     ["alerts_disk_usage_percent=150 is out of range: allowed is a whole number from 1 to 100"]),
+    ("alerts-command-of-an-earlier-version", VALUES, "vps13", [ev(app_acme_notify_command="true")],
+     ["app_acme_notify_command is no longer used; alerts_notify_command sends every alert"]),
     ("gunicorn-port-is-nginx-https", VALUES, "vps13", [ev(app_gunicorn_port=443)],
      ["app_gunicorn_port=443 is the port nginx serves HTTPS on in its container"]),
     ("ssh-port-differs-in-the-firewall", VALUES, "vps13", [ev(firewall_ssh_port=2222)],
@@ -622,6 +629,11 @@ def test_good_input_passes_preflight(targets, run_playbook, apps, inventory, ext
             base_sysctl_settings={"net.ipv4.conf.all.rp_filter": 2, "net/ipv4/tcp_syncookies": "1"},
             app_jobs=[{"name": "digest", "command": ["flask", "send-digest"], "on_calendar": "Mon..Fri *-*-* 03:00:00",
                        "time_limit": "1h30m"}],
+            alerts_notify_url="https://ntfy.example.com/alerts",
+            alerts_heartbeat_url="http://hc.example.com/ping/abc",
+            alerts_check_interval="1h30m",
+            alerts_disk_paths=["/var/backups"],
+            alerts_disk_usage_percent=100,
         )]
     extra_vars = expand(extra_vars, apps)
     target = targets[inventory]

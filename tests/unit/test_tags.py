@@ -27,11 +27,12 @@ def roles_run(*args):
 
 @pytest.mark.parametrize(("args", "expected"), [
     # (--list-tasks lists the multi-host layout's plays too, with no host.)
-    ((), {"preflight", "base", "deploy_user", "sshd", "firewall", "docker", "app", "balancer"}),
+    ((), {"preflight", "base", "alerts", "deploy_user", "sshd", "firewall", "docker", "app", "balancer"}),
+    (("--tags", "alerts"), {"preflight", "alerts"}),
     (("--tags", "firewall"), {"preflight", "firewall"}),
     (("--tags", "ssh"), {"preflight", "deploy_user", "sshd"}),
     (("--tags", "app"), {"preflight", "app", "balancer"}),
-    (("--skip-tags", "docker,app"), {"preflight", "base", "deploy_user", "sshd", "firewall"}),
+    (("--skip-tags", "docker,app"), {"preflight", "base", "alerts", "deploy_user", "sshd", "firewall"}),
 ])
 def test_tags_select_roles(args, expected):
     roles, login = roles_run(*args)

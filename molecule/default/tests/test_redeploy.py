@@ -161,6 +161,7 @@ def test_config_nginx_refuses_never_replaces_the_live_one(host, tmp_path_factory
     bad = {"app_keep_releases": 2, "app_secrets": {"secret_key": "redeploy-secret-2"},
            "app_nginx_client_max_body_size": "10MB"}
     src = make_app(tmp_path_factory.mktemp("bad-nginx") / "app", version="4.0.0")
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
     with Load(CONTAINER) as load:
         for _ in range(2):
             rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(src), **bad})
@@ -178,6 +179,13 @@ def test_config_nginx_refuses_never_replaces_the_live_one(host, tmp_path_factory
     assert rc == 0, output
     assert_no_failures(load)
     assert_serves(host, releases["deps"], "3.0.0")
+    # The failed deploys sent one alert (host_vars: alerts_notify_command), the good one its recovery.
+    alerts = host.check_output(f"journalctl --no-pager -o cat --since '{since}' -t flask-vps-alert")
+    failed = [line for line in alerts.splitlines() if line.startswith("firing deploy:flaskapp: ")]
+    assert len(failed) == 1, alerts
+    assert 'the deploy failed at "' in failed[0] and "nginx refused the new configuration" in failed[0], failed
+    assert "What to do: The site still serves the release it served before" in failed[0]
+    assert alerts.count("recovered deploy:flaskapp: ") == 1, alerts
 
 
 def load_src(releases):

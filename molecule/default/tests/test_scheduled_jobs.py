@@ -23,15 +23,17 @@ JOBS = [
     {"name": "long", "command": ["sh", "-c", "until [ -e \"$APP_DATA_DIR/end-the-long-job\" ]; do sleep 1; done; echo finished"],
      "on_calendar": "*-01-01 04:00:00"},
     {"name": "fails", "command": "flask --app wsgi no-such-command", "on_calendar": "*-01-01 04:00:00"},
+    # Fails until the test creates a file in the data directory.
+    {"name": "flaky", "command": ["sh", "-c", "test -e \"$APP_DATA_DIR/the-flaky-job-works\""],
+     "on_calendar": "*-01-01 04:00:00"},
     {"name": "too-long", "command": ["sleep", "120"], "on_calendar": "*-01-01 04:00:00", "time_limit": "3s"},
 ]
-NOTIFY = 'logger -t flaskapp-job-alert "$FAILED_UNIT failed on $FAILED_HOST"'
 
 
 def deploy(tmp_path_factory, version, jobs=JOBS):
     src = make_app(tmp_path_factory.mktemp(f"jobs-{version}") / "app", version=version)
     rc, output = run_playbook("playbooks/deploy.yml", extra_vars={
-        "app_src": str(src), "app_jobs": jobs, "app_job_notify_command": NOTIFY})
+        "app_src": str(src), "app_jobs": jobs})
     assert rc == 0, output[-3000:]
     return output
 
@@ -86,10 +88,26 @@ def test_a_run_due_while_the_last_still_goes_is_skipped_and_logged(host, schedul
     assert ["Starting", "Starting"] not in [runs[i:i + 2] for i in range(len(runs))], runs
 
 
-def test_a_failing_job_fails_its_unit_and_runs_the_notify_command(host, scheduled):
+def alerts(host, since):
+    """What the alerts' notify command (host_vars) wrote to the journal."""
+    return host.check_output(f"journalctl --no-pager -o cat --since '{since}' -t flask-vps-alert")
+
+
+def test_a_failing_job_fails_its_unit_and_sends_an_alert(host, scheduled):
     assert run_job(host, "fails") == "exit-code"
-    wait_for(lambda: "flaskapp-job-fails.service failed on flask-vps-default" in host.check_output(
-        f"journalctl --no-pager -o cat --since '{scheduled}' -t flaskapp-job-alert"), timeout=20)
+    wait_for(lambda: "firing unit:flaskapp-job-fails.service: flask-vps-default flaskapp: "
+             "flaskapp-job-fails.service failed" in alerts(host, scheduled), timeout=20)
+
+
+def test_a_job_that_works_again_sends_its_recovery_once(host, scheduled):
+    assert run_job(host, "flaky") == "exit-code"
+    wait_for(lambda: "firing unit:flaskapp-job-flaky.service" in alerts(host, scheduled), timeout=20)
+    host.run_expect([0], "touch /srv/flaskapp/data/the-flaky-job-works")
+    assert run_job(host, "flaky") == "success"
+    for _ in range(2):
+        host.check_output("flask-vps-alert check")
+    assert alerts(host, scheduled).count("recovered unit:flaskapp-job-flaky.service") == 1
+    assert alerts(host, scheduled).count("firing unit:flaskapp-job-flaky.service") == 1
 
 
 def test_a_job_past_its_time_limit_is_stopped_with_its_container(host, scheduled):

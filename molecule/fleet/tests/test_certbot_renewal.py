@@ -1,6 +1,6 @@
 """A certbot renewal that fails on the load balancer is reported: the unit
 is failed and the notification command (backup_notify_command, which the
-playbook passes in as the default) has run."""
+alerts role takes as its own by default) has run."""
 
 import time
 
@@ -25,10 +25,11 @@ def broken_renewal(lb):
         lb.run("systemctl reset-failed certbot.service")
 
 
-def test_certbot_service_runs_the_notification_unit_on_failure(lb):
+def test_certbot_service_sends_an_alert_on_failure(lb):
     dropin = lb.file("/etc/systemd/system/certbot.service.d/notify.conf")
-    assert dropin.exists and "OnFailure=certbot-notify@%n.service" in dropin.content_string
-    assert lb.file("/usr/local/sbin/certbot-notify").mode == 0o700
+    assert dropin.exists and "OnFailure=flask-vps-alert@%n.service" in dropin.content_string
+    # The notification command lives in the alerts' settings, root's alone.
+    assert lb.file("/etc/flask-vps/alerts/config.json").mode == 0o600
 
 
 @pytest.mark.usefixtures("broken_renewal")

@@ -4,6 +4,7 @@ release that stops the roll, an app host that goes down, rollback, the
 status playbook, and the firewall between the hosts. Requests come from the
 "internet" container; each host is checked through `docker exec`."""
 
+import json
 import re
 import subprocess
 import time
@@ -168,14 +169,21 @@ def test_rollback_rolls_back_every_app_host_under_load(web, internet, releases):
     write_and_read_a_note(web, internet, "after the rollback")
 
 
-def test_the_load_balancer_serves_an_own_certificate_then_the_acme_one_again(internet):
+def test_the_load_balancer_serves_an_own_certificate_then_the_acme_one_again(lb, internet):
     own = {"app_tls": "files",
            "app_tls_certificate": f"{{{{ lookup('file', '{EPHEMERAL}/tls/site.crt') }}}}",
            "app_tls_certificate_key": f"{{{{ lookup('file', '{EPHEMERAL}/tls/site.key') }}}}"}
     rc, output = run_playbook("playbooks/deploy.yml", extra_vars=own, args=["--limit", "fleet-lb"])
     assert rc == 0, output[-3000:]
-    # Every deploy shows the served certificate's expiry (prepare.yml's own: 30 days).
-    assert re.search(EXPIRY + r"(29|30) days left", output), output[-3000:]
+    # Every deploy shows the served certificate's expiry (prepare.yml's own: 5
+    # of its 30 days left, a warning).
+    assert re.search(EXPIRY.replace('"msg": "', '"msg": "WARNING: ') + r"(4|5) days left", output), output[-3000:]
+    # The alerts' check sends that it expires soon (backup_notify_command: the journal).
+    key = "certificate:/etc/haproxy/tls/site.pem"
+    since = lb.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    lb.check_output("flask-vps-alert check")
+    assert f"{key} failed on fleet-lb" in lb.check_output(f"journalctl -q -t flask-vps-alert --since '{since}'")
+    assert key in json.loads(lb.check_output("flask-vps-alert list"))
     subprocess.run(["docker", "cp", str(EPHEMERAL / "tls" / "site.crt"), f"{INTERNET}:/root/site.crt"], check=True)
     assert internet.run(f"curl -sS -m 10 --fail --cacert /root/site.crt {SITE}").rc == 0
     assert internet.run(f"curl -sS -m 10 --cacert {CAFILE} {SITE}").rc != 0
@@ -186,6 +194,9 @@ def test_the_load_balancer_serves_an_own_certificate_then_the_acme_one_again(int
     assert re.search(EXPIRY + r"\d+ days left", output), output[-3000:]
     assert get(internet, SITE)["scheme"] == "https"
     assert internet.run(f"curl -sS -m 10 --cacert /root/site.crt {SITE}").rc != 0
+    # certbot's certificate has years left: the alert is over.
+    lb.check_output("flask-vps-alert check")
+    assert key not in json.loads(lb.check_output("flask-vps-alert list"))
 
 
 def test_status_shows_each_host_release_health_image_and_the_balancer_view(web, releases):
