@@ -139,9 +139,69 @@ def image_tags(images, repository):
     return sorted(set(tags))
 
 
+def fingerprint(settings, secrets, source_digest):
+    """Each setting's, environment variable's and secret's name with a
+    SHA-256 of its value, and the source's digest: the deploy ledger names
+    the ones a deploy changes (plugins/modules/app_ledger.py)."""
+    def digest(value):
+        return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+    prints = {"source": source_digest}
+    for name, value in settings.items():
+        if name == "environment":
+            prints.update({f"environment.{key}": digest(each) for key, each in (value or {}).items()})
+        elif name != "secrets":  # settings["secrets"] is one hash of them all
+            prints[f"setting.{name}"] = digest(value)
+    prints.update({f"secret.{name}": digest(value) for name, value in (secrets or {}).items()})
+    return prints
+
+
+def ledger_lines(lines):
+    """The ledger's JSON lines as one line each for a person."""
+    shown = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        changed = entry.get("changed")
+        shown.append(" ".join(part for part in (
+            entry.get("time", "?"), entry.get("action", "?"), entry.get("result", "?"),
+            f"release {entry['release']}" if entry.get("release") else "",
+            f"unit {entry['unit']}" if entry.get("unit") else "",
+            f"changed: {', '.join(changed) or 'nothing'}" if changed is not None else "",
+            f"by {entry['controller']}" if entry.get("controller") else "") if part))
+    return shown
+
+
+def logs_errors(asked, app_name, workers, jobs, postgres=True):
+    """What is wrong with playbooks/logs.yml's -e values ({app, service,
+    since, lines}): one message per value, naming it and what is allowed."""
+    errors = []
+    if asked["app"] not in ("", app_name):
+        errors.append(f"app={asked['app']!r} is not an app of this host: allowed is {app_name}.")
+    kind, _, name = str(asked["service"]).partition(":")
+    known = {"worker": list(workers), "job": list(jobs)}
+    plain = ["app", "nginx", *(["postgres"] if postgres else [])]
+    if not ((kind in plain and not name) or (kind in known and name in known[kind])):
+        names = [f"{kind}:{each}" for kind in known for each in known[kind]]
+        errors.append(f"service={asked['service']!r} is not a service of {app_name}: allowed are "
+                      f"{', '.join([*plain, *names])}.")
+    try:
+        duration_seconds(asked["since"])
+    except ValueError:
+        errors.append(f"since={asked['since']!r} is not a duration: allowed are hours, minutes and seconds "
+                      "such as 30m, 1h or 1h30m.")
+    if not str(asked["lines"]).isdigit() or not 0 < int(asked["lines"]) <= 100000:
+        errors.append(f"lines={asked['lines']!r} is not allowed: allowed is a whole number from 1 to 100000.")
+    return errors
+
+
 class FilterModule:
     def filters(self):
         return {
+            "app_logs_errors": logs_errors,
+            "app_fingerprint": fingerprint,
+            "app_ledger_lines": ledger_lines,
             "app_release_id": release_id,
             "app_gunicorn_workers": gunicorn_workers,
             "app_compose_escape": compose_escape,

@@ -184,3 +184,26 @@ def test_systemd_arguments_pass_a_command_through_literally():
     assert filters.systemd_arguments("flask --app wsgi add-note 'a note'") == '"flask" "--app" "wsgi" "add-note" "a note"'
     # systemd would expand $HOME and %h, and end the word at a quote.
     assert filters.systemd_arguments(["echo", '$HOME 100% "x" \\ done']) == '"echo" "$$HOME 100%% \\"x\\" \\\\ done"'
+
+
+@pytest.mark.parametrize(("asked", "message"), [
+    ({"service": "app"}, None),
+    ({"service": "worker:mailer", "since": "1h30m", "lines": "50"}, None),
+    ({"service": "job:digest", "app": "flaskapp"}, None),
+    ({"service": "web"}, ("service='web' is not a service of flaskapp: allowed are app, nginx, postgres, "
+                          "worker:mailer, job:digest.")),
+    ({"service": "worker:nope"}, "service='worker:nope' is not a service of flaskapp"),
+    ({"since": "yesterday"}, "since='yesterday' is not a duration"),
+    ({"lines": "0"}, "lines='0' is not allowed: allowed is a whole number from 1 to 100000."),
+    ({"app": "shop"}, "app='shop' is not an app of this host: allowed is flaskapp."),
+])
+def test_logs_errors(asked, message):
+    errors = filters.logs_errors({"app": "", "service": "app", "since": "1h", "lines": 200, **asked},
+                                     "flaskapp", ["mailer"], ["digest"])
+    assert errors == [] if message is None else message in " ".join(errors), errors
+
+
+def test_logs_errors_without_postgres():
+    errors = filters.logs_errors({"app": "", "service": "postgres", "since": "1h", "lines": 200},
+                                     "flaskapp", [], [], postgres=False)
+    assert errors == ["service='postgres' is not a service of flaskapp: allowed are app, nginx."]

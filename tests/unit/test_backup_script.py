@@ -381,3 +381,23 @@ def test_restic_gets_the_repository_and_its_password_through_its_environment(sta
     env = backup.restic_env(config)
     assert env["RESTIC_REPOSITORY"] == config["repository"]
     assert env["RESTIC_PASSWORD_FILE"] == config["password_file"]
+
+
+def test_a_restore_merges_the_ledger_of_the_snapshot_with_the_live_one(stack):
+    """The deploy ledger only grows: a restore (onto a new VPS whose ledger
+    has its own first deploy) keeps every line of both, in time order."""
+    ledger = stack / "srv" / "ledger.jsonl"
+    config = json.loads((stack / "config.json").read_text())
+    config["merge_paths"] = [str(ledger)]
+    config["paths"].append(str(ledger))
+    (stack / "config.json").write_text(json.dumps(config))
+    old = [{"time": "2026-12-01T10:00:00Z", "action": "deploy"}, {"time": "2026-12-02T10:00:00Z", "action": "rollback"}]
+    ledger.write_text("".join(json.dumps(entry) + "\n" for entry in old))
+    assert run(stack, "backup").returncode == 0
+    new = {"time": "2026-12-03T10:00:00Z", "action": "deploy", "release": "on the new vps"}
+    ledger.write_text(json.dumps(new) + "\n")
+    assert run(stack, "stage", "latest").returncode == 0
+    applied = run(stack, "apply")
+    assert applied.returncode == 0, applied.stderr
+    assert [json.loads(line) for line in ledger.read_text().splitlines()] == [*old, new]
+    assert ledger.stat().st_mode & 0o777 == 0o640

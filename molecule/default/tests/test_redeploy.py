@@ -261,6 +261,27 @@ def test_rollback_to_a_named_release(host, releases):
     assert_serves(host, releases["deps"], "3.0.0")
 
 
+def test_the_ledger_has_every_switch_and_failure_and_names_what_changed_never_the_values(host, releases):
+    text = host.file(f"{ROOT}/ledger.jsonl").content_string
+    entries = [json.loads(line) for line in text.splitlines()]
+    # A line per switch, as the history has them; a rerun that switched nothing wrote none.
+    assert [(e["action"], e["release"]) for e in entries if e["result"] == "ok"] == \
+        [tuple(line[1:]) for line in history(host)]
+    deploys = [e for e in entries if e["action"] == "deploy" and e["result"] == "ok"]
+    assert all(e["image"].startswith("sha256:") and len(e["source"]) == 64 and "@" in e["controller"]
+               for e in deploys), deploys
+    assert [e["changed"] for e in deploys if e["release"] == releases["deps"]] == [["source"]]
+    # The refused release with a new secret: its name, not its value.
+    [unhealthy] = [e for e in entries if "its health check on /healthz did not pass" in e.get("error", "")]
+    assert unhealthy["result"] == "failed" and "secret.secret_key" in unhealthy["changed"]
+    assert "redeploy-secret" not in text and "pa$word" not in text
+    assert host.file(f"{ROOT}/ledger.jsonl").mode == 0o640
+    # playbooks/status.yml shows the last entries.
+    rc, output = run_playbook("playbooks/status.yml")
+    assert rc == 0, output[-3000:]
+    assert f"rollback ok release {releases['deps']}" in output, output[-3000:]
+
+
 def test_one_off_command_runs_in_the_live_release(host):
     rc, output = run_playbook("playbooks/run.yml", extra_vars={"cmd": "flask --app wsgi add-note 'written by a one-off command'"})
     assert rc == 0, output

@@ -134,6 +134,9 @@ def test_a_deploy_lets_a_run_finish_and_the_next_runs_the_new_release(host, sche
     since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
     assert run_job(host, "version") == "success"
     assert "version 9.1.0" in journal(host, "flaskapp-job-version", since)
+    # playbooks/logs.yml shows a job's runs too.
+    rc, output = run_playbook("playbooks/logs.yml", extra_vars={"service": "job:version", "lines": 20})
+    assert rc == 0 and "version 9.1.0" in output, output[-3000:]
 
 
 def test_a_rollback_runs_the_next_job_with_the_rolled_back_release(host, scheduled):

@@ -137,6 +137,7 @@ def test_a_destroyed_vps_comes_back_with_the_snapshot_data(vps, internet, snapsh
     write_files(vps, "after.bin")
     assert data_files(vps) != files
 
+    first_deploy = vps.file("/srv/flaskapp/ledger.jsonl").content_string.splitlines()[0]
     recreate_vps()
     for run in ("as root", "as the deploy user"):
         rc, output = run_playbook("site.yml")
@@ -168,6 +169,11 @@ def test_a_destroyed_vps_comes_back_with_the_snapshot_data(vps, internet, snapsh
     # The app writes on where the snapshot ends.
     assert read_note(internet, write_note(internet, "after the restore")) == "after the restore"
     assert vps.service("flaskapp-watchdog.timer").is_running
+    # The deploy ledger has the dead VPS's lines back, the new one's, and the restore, in time order.
+    ledger = vps.file("/srv/flaskapp/ledger.jsonl").content_string.splitlines()
+    assert ledger[0] == first_deploy
+    assert [json.loads(line)["time"] for line in ledger] == sorted(json.loads(line)["time"] for line in ledger)
+    assert json.loads(ledger[-1])["action"] == "restore" and json.loads(ledger[-1])["result"] == "ok"
 
 
 def test_the_timer_backs_up_by_itself(vps):

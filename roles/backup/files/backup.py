@@ -619,6 +619,31 @@ def kept_copies(config):
     return [os.path.join(folder, n) for n in names]
 
 
+def merge_lines(config, snapshot, path):
+    """An append-only file of JSON lines (the deploy ledger) after a restore:
+    the snapshot's lines and the live ones, each once, in time order; the
+    live file is kept when the snapshot has none."""
+    result = restic(config, "dump", snapshot, os.path.realpath(path), check=False)
+    if result.returncode != 0:
+        return
+    try:
+        with open(path) as handle:
+            live = handle.read().splitlines()
+    except OSError:
+        live = []
+    lines = list(dict.fromkeys(line for line in result.stdout.splitlines() + live if line.strip()))
+
+    def when(line):
+        with contextlib.suppress(ValueError, AttributeError):
+            return json.loads(line).get("time", "")
+        return ""
+    lines.sort(key=when)
+    new = f"{path}.merged"
+    with open(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), "w") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+    os.replace(new, path)
+
+
 def cmd_apply(config):
     area = restore_area(config)
     target = area["staging"]
@@ -663,6 +688,8 @@ def cmd_apply(config):
                 os.rename(data_dir, os.path.join(kept, "data"))
             os.rename(plan["data"], data_dir)
         shutil.rmtree(target)
+        for path in config.get("merge_paths", []):
+            merge_lines(config, plan["snapshot"], path)
     copies = "".join(f"\n  {path} ({megabytes(size_of(path))})" for path in kept_copies(config))
     print(f"Restored snapshot {plan['snapshot'][:8]} of {plan['time'][:19]}Z: the data directory"
           f"{' and the database' if plan['postgres_dump'] else ''}. What it replaced is kept in {kept} "
