@@ -84,6 +84,13 @@ def test_an_alert_goes_to_the_command_and_the_url_with_what_and_what_to_do(alert
                        "action": "run it again", "message": bodies[0]["message"]}]
 
 
+def test_an_alert_is_one_line_whatever_the_error_it_quotes(alerts):
+    run(alerts, "fire", "deploy:shop", "the deploy failed: nginx: [emerg]\n  invalid value\n", "shop", "fix\nit")
+    [line] = lines(alerts.sent)
+    assert line.endswith("shop: the deploy failed: nginx: [emerg] invalid value (since 2027-01-15 08:00 UTC). "
+                         "What to do: fix it")
+
+
 def test_a_lasting_condition_is_repeated_once_per_interval_and_recovers_once(alerts):
     for minutes in (0, 5, 30, 59):
         alerts.clock.time = 1_800_000_000 + minutes * 60
