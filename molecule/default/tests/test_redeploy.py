@@ -270,7 +270,8 @@ def test_the_ledger_has_every_switch_and_failure_and_names_what_changed_never_th
     deploys = [e for e in entries if e["action"] == "deploy" and e["result"] == "ok"]
     assert all(e["image"].startswith("sha256:") and len(e["source"]) == 64 and "@" in e["controller"]
                for e in deploys), deploys
-    assert [e["changed"] for e in deploys if e["release"] == releases["deps"]] == [["source"]]
+    # The dependency release: new files and a new secret (redeploy-secret-2).
+    assert [e["changed"] for e in deploys if e["release"] == releases["deps"]] == [["secret.secret_key", "source"]]
     # The refused release with a new secret: its name, not its value.
     [unhealthy] = [e for e in entries if "its health check on /healthz did not pass" in e.get("error", "")]
     assert unhealthy["result"] == "failed" and "secret.secret_key" in unhealthy["changed"]

@@ -135,7 +135,7 @@ def test_a_deploy_lets_a_run_finish_and_the_next_runs_the_new_release(host, sche
     assert run_job(host, "version") == "success"
     assert "version 9.1.0" in journal(host, "flaskapp-job-version", since)
     # playbooks/logs.yml shows a job's runs too.
-    rc, output = run_playbook("playbooks/logs.yml", extra_vars={"service": "job:version", "lines": 20})
+    rc, output = run_playbook("playbooks/logs.yml", extra_vars={"service": "job:version", "lines": 20, "app_jobs": JOBS})
     assert rc == 0 and "version 9.1.0" in output, output[-3000:]
 
 
