@@ -116,8 +116,9 @@ def start_vps(name, *options, image="flask-vps/vps:13", boot_timeout=120):
     wait_for_boot(name, timeout=boot_timeout)
 
 
-def make_app(dest, version=None, requirements=(), broken_import=False, healthz_status=None):
-    """A copy of the sample app in `dest`, changed as asked."""
+def make_app(dest, version=None, requirements=(), broken_import=False, healthz_status=None, static_files=None):
+    """A copy of the sample app in `dest`, changed as asked; static_files:
+    more files of its static folder (relative path -> text)."""
     dest = Path(dest)
     shutil.copytree(SAMPLE_APP, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache"))
     package = dest / "flaskapp" / "__init__.py"
@@ -129,6 +130,10 @@ def make_app(dest, version=None, requirements=(), broken_import=False, healthz_s
     if healthz_status:
         source = source.replace('return jsonify(status="ok")', f'return jsonify(status="failing"), {healthz_status}')
     package.write_text(source)
+    for name, text in (static_files or {}).items():
+        path = dest / "flaskapp" / "static" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     if requirements:
         with open(dest / "requirements.txt", "a") as handle:
             handle.write("".join(f"{line}\n" for line in requirements))

@@ -122,6 +122,18 @@ def releases_to_keep(history, keep, always):
     return [release for release in dict.fromkeys(recent[:int(keep)] + list(always)) if release]
 
 
+def static_fallback(history, release, count):
+    """The `count` releases most recently live before `release` goes live,
+    newest first: whose static files nginx still serves after the switch.
+    prune.yml keeps them (the most recently live, and the previous one)."""
+    earlier = []
+    for entry in reversed(history):
+        live = entry.split()[-1]
+        if live != release and live not in earlier:
+            earlier.append(live)
+    return earlier[:max(int(count), 0)]
+
+
 def release_labels(containers):
     """The releases that containers (docker_host_info, verbose) belong to."""
     labels = [(container.get("Labels") or {}).get("flask-vps.release") for container in containers]
@@ -213,6 +225,7 @@ class FilterModule:
             "app_refusal_log": refusal_log,
             "app_history_release": history_release,
             "app_releases_to_keep": releases_to_keep,
+            "app_static_fallback": static_fallback,
             "app_release_labels": release_labels,
             "app_image_tags": image_tags,
         }

@@ -20,6 +20,7 @@ are read with the grammar the roles' filters use too,
 plugins/module_utils/docker_values.py: what passes here, the roles read alike.
 """
 
+import ipaddress
 import json
 import os
 import posixpath
@@ -73,12 +74,33 @@ BACKUP_ALLOWED = ("allowed are an absolute local path (/var/backups/flaskapp), s
 HOST_NAME = re.compile(rf"^(\*\.)?({HOST_LABEL}\.)*{HOST_LABEL}\.?$")
 # gunicorn's WSGI target: "module:attr" or an app factory "module:factory()".
 WSGI_TARGET = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*):([A-Za-z_][A-Za-z0-9_]*)(\(\))?$")
+# Whole numbers with a lower bound: (minimum, what the message says).
+APP_NEVER_ROOT = "the app never runs as root; allowed is a positive id (10001)"
+APP_MINIMUMS = {
+    "app_uid": (1, APP_NEVER_ROOT),
+    "app_gid": (1, APP_NEVER_ROOT),
+    "app_keep_releases": (1, "the live release is always kept; allowed is 1 or more (5)"),
+    "app_maintenance_retry_after": (1, "allowed is a number of seconds, 1 or more (300)"),
+}
 REGISTRY_SETTINGS = ["app_registry", "app_registry_username", "app_registry_password"]
 
 
 def show(value):
     """A value as the inventory would write it: strings quoted, numbers bare."""
     return json.dumps(value)
+
+
+def _whole_number(value):
+    """The value as an int when it is a whole number, else None (the check of
+    the types names a value of the wrong type)."""
+    return int(value) if re.match(r"^-?[0-9]+$", str(value)) else None
+
+
+def _below(value, minimum):
+    """A whole number below `minimum` (the check of the types names a value
+    of the wrong type)."""
+    number = _whole_number(value)
+    return number is not None and number < minimum
 
 
 def _is_set(settings, name):
@@ -216,19 +238,38 @@ def _app_settings(settings):
         if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", str(key)) or ".." in str(key):
             errors.append(f"app_secrets name {show(key)} is not allowed: it becomes the file /run/secrets/<name>; "
                           "allowed are letters, digits, _, - and . (not ..), no / or spaces.")
-    for var in ("app_uid", "app_gid"):
-        if re.match(r"^-?[0-9]+$", str(settings[var])) and int(settings[var]) <= 0:
-            errors.append(f"{var}={settings[var]} is not allowed: the app never runs as root; allowed is a "
-                          "positive id (10001).")
-    keep = settings["app_keep_releases"]
-    if re.match(r"^-?[0-9]+$", str(keep)) and int(keep) < 1:
-        errors.append(f"app_keep_releases={keep} is not allowed: the live release is always kept; allowed is 1 "
-                      "or more (5).")
+    for var, (minimum, allowed) in APP_MINIMUMS.items():
+        if _below(settings[var], minimum):
+            errors.append(f"{var}={settings[var]} is not allowed: {allowed}.")
     for archive in settings["app_image_archives"] or []:
         path = archive.get("archive") if isinstance(archive, dict) else None
         if path and not os.path.isfile(path):
             errors.append(f"app_image_archives: the archive of {archive.get('image')} is not a file on the "
                           f"controller ({path}): allowed is the path of a `docker save` archive.")
+    return errors
+
+
+def _maintenance_and_pages(settings):
+    """Maintenance mode, error pages and the static fallback."""
+    errors = []
+    for address in settings["app_maintenance_allowed_addresses"] or []:
+        try:
+            ipaddress.ip_network(str(address), strict=False)
+        except ValueError:
+            errors.append(f"app_maintenance_allowed_addresses: {show(address)} is not an address: allowed are IPv4 "
+                          "or IPv6 addresses and networks (203.0.113.7, 10.0.0.0/8).")
+    pages = str(settings["app_error_pages_dir"] or "")
+    if pages.startswith("/") or ".." in pages.split("/") or not re.match(r"^[A-Za-z0-9._/-]*$", pages):
+        errors.append(f"app_error_pages_dir={show(pages)} is not allowed: allowed is a directory inside the static "
+                      "folder (errors, pages/errors), or empty for nginx's own pages.")
+    fallback, keep = _whole_number(settings["app_static_fallback_releases"]), _whole_number(settings["app_keep_releases"])
+    if fallback is not None and keep is not None and not 0 <= fallback <= max(keep - 1, 1):
+        errors.append(f"app_static_fallback_releases={fallback} is not allowed: a release's files are served only "
+                      f"while it is kept (app_keep_releases={keep}); allowed are 0 to {max(keep - 1, 1)}.")
+    if settings["app_release_maintenance"] is True and settings["app_fleet_hosts"]:
+        errors.append("app_release_maintenance=true is not allowed in the multi-host layout: the release command "
+                      "runs on the first app host only; allowed is false (turn playbooks/maintenance.yml on "
+                      "before the deploy instead).")
     return errors
 
 
@@ -444,10 +485,40 @@ def _backups(settings):
     return errors
 
 
+# The restore drill's memory, each of its unit and its PostgreSQL container.
+DRILL_MIN_MEMORY_BYTES = 64 * 1024 ** 2
+
+
+def _backup_drill(settings):
+    """The restore drill's bounds (its calendar is checked by systemd on the
+    VPS, with the other schedules of roles/backup/tasks/configure.yml)."""
+    errors = []
+    limit = settings["backup_drill_time_limit"]
+    try:
+        duration_seconds(limit)
+    except ValueError:
+        errors.append(f"backup_drill_time_limit={show(limit)} is not a duration: allowed are hours, minutes and "
+                      "seconds such as 45m, 1h or 1h30m (more than zero).")
+    memory = settings["backup_drill_memory_limit"]
+    try:
+        if memory_bytes(memory) < DRILL_MIN_MEMORY_BYTES:
+            errors.append(f"backup_drill_memory_limit={memory} is too little for PostgreSQL and restic: allowed "
+                          "is 64m or more (1g).")
+    except ValueError:
+        errors.append(f"backup_drill_memory_limit={show(memory)} is not a memory size: allowed is a number of "
+                      "bytes with an optional unit b, k, m or g (512m, 1g).")
+    cpus = settings["backup_drill_cpus"]
+    if isinstance(cpus, bool) or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", str(cpus)) or float(cpus) <= 0:
+        errors.append(f"backup_drill_cpus={show(cpus)} is not allowed: allowed is a number of CPUs above zero "
+                      "(0.5, 1, 2).")
+    return errors
+
+
 # The alerts' thresholds: {variable: (lowest, highest allowed)}.
 ALERT_RANGES = {"alerts_disk_usage_percent": (1, 100), "alerts_inode_usage_percent": (1, 100),
                 "alerts_repeat_hours": (1, 24 * 30), "alerts_certificate_days": (1, 90),
-                "alerts_backup_max_age_hours": (1, 24 * 31), "alerts_crash_restarts": (1, 1000)}
+                "alerts_backup_max_age_hours": (1, 24 * 31), "alerts_crash_restarts": (1, 1000),
+                "alerts_drill_max_age_days": (1, 90)}
 ALERT_URLS = ["alerts_notify_url", "alerts_heartbeat_url"]
 
 
@@ -530,10 +601,10 @@ def ssh_access_errors(settings, login_key="", bootstrap_user=""):
 # (roles/<role>/tasks/validate.yml) on the settings it hands preflight.
 app_setting_errors = role_checks(
     "app", _wsgi_target, lambda settings: _memory(settings, APP_MEMORY_LIMITS), _server_names,
-    _app_settings, _data_dir, _workers, _registry, _app_source, _jobs)
+    _app_settings, _data_dir, _workers, _registry, _app_source, _jobs, _maintenance_and_pages)
 postgres_setting_errors = role_checks(
     "postgres", lambda settings: _memory(settings, POSTGRES_MEMORY_LIMITS), _postgres_names)
-backup_setting_errors = role_checks("backup", _backups)
+backup_setting_errors = role_checks("backup", _backups, _backup_drill)
 alerts_setting_errors = role_checks("alerts", _alerts)
 
 

@@ -272,6 +272,12 @@ BAD = [Case(*row) for row in [
      ["alerts_disk_usage_percent=150 is out of range: allowed is a whole number from 1 to 100"]),
     ("alerts-command-of-an-earlier-version", VALUES, "vps13", [ev(app_acme_notify_command="true")],
      ["app_acme_notify_command is no longer used; alerts_notify_command sends every alert"]),
+    # Maintenance mode, error pages and the static fallback.
+    ("maintenance-address-not-an-address", VALUES, "vps13", [ev(app_maintenance_allowed_addresses=["office"])],
+     ['app_maintenance_allowed_addresses: "office" is not an address']),
+    ("static-fallback-beyond-the-kept-releases", VALUES, "vps13",
+     [ev(app_static_fallback_releases=3, app_keep_releases=2)],
+     ["app_static_fallback_releases=3 is not allowed", "allowed are 0 to 1"]),
     ("gunicorn-port-is-nginx-https", VALUES, "vps13", [ev(app_gunicorn_port=443)],
      ["app_gunicorn_port=443 is the port nginx serves HTTPS on in its container"]),
     ("ssh-port-differs-in-the-firewall", VALUES, "vps13", [ev(firewall_ssh_port=2222)],
@@ -634,6 +640,11 @@ def test_good_input_passes_preflight(targets, run_playbook, apps, inventory, ext
             alerts_check_interval="1h30m",
             alerts_disk_paths=["/var/backups"],
             alerts_disk_usage_percent=100,
+            app_maintenance_allowed_addresses=["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"],
+            app_maintenance_retry_after=3600,
+            app_release_maintenance=True,
+            app_static_fallback_releases=4,
+            app_error_pages_dir="pages/errors",
         )]
     extra_vars = expand(extra_vars, apps)
     target = targets[inventory]

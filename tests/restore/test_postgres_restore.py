@@ -2,51 +2,10 @@
 PostgreSQL: the stack's own image (flask-vps/postgres:17) in a container on
 this machine's Docker, reached with `docker exec` as on the VPS."""
 
-import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-import pytest
-
-from conftest import query
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "roles/backup/files/backup.py"
-
-
-@pytest.fixture
-def stack(tmp_path, postgres):
-    data = tmp_path / "srv" / "data"
-    data.mkdir(parents=True)
-    (data / "upload.bin").write_bytes(b"uploaded")
-    (tmp_path / "password").write_text("repository password")
-    (tmp_path / "machine-id").write_text("0a1b2c3d4e5f60718293a4b5c6d7e8f9\n")
-    (tmp_path / "environment.json").write_text("{}")
-    config = {
-        "name": "demo", "host": "my-vps", "repository": str(tmp_path / "repo"),
-        "password_file": str(tmp_path / "password"), "cache_dir": str(tmp_path / "cache"),
-        "state_dir": str(tmp_path / "state"), "staging_dir": str(tmp_path / "state" / "staging"),
-        "data_dir": str(data), "paths": [], "postgres_container": postgres,
-        "keep": {"last": 7, "daily": 7, "weekly": 4, "monthly": 6},
-        "environment_file": str(tmp_path / "environment.json"), "machine_id_file": str(tmp_path / "machine-id"),
-        "pg_lock_wait_timeout": "2s",
-    }
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    query(postgres, "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
-                    "CREATE TABLE schema_migrations (version text);"
-                    "INSERT INTO schema_migrations VALUES ('001');"
-                    "CREATE TABLE notes (id serial PRIMARY KEY, text text);"
-                    "INSERT INTO notes (text) VALUES ('in the snapshot');")
-    return tmp_path
-
-
-def run(stack, *args, timeout=120):
-    env = {**os.environ, "FLASK_VPS_BACKUP_CONFIG": str(stack / "config.json")}
-    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True, text=True,
-                          check=False, timeout=timeout)
+from conftest import query, run
 
 
 def test_a_restore_drops_the_tables_a_later_migration_made(stack, postgres):

@@ -195,6 +195,53 @@ def test_no_good_backup_for_too_long_alerts(alerts, tmp_path):
         lines(alerts.sent)[0]
 
 
+def drill_watch(alerts, tmp_path):
+    state = tmp_path / "last-drill.json"
+    entry = alerts.watch_dir / "shop-backup.json"
+    entry.write_text(json.dumps(
+        {"app": "shop", "drill": {"name": "shop", "state_file": str(state), "action": "look"}}))
+    return state, entry
+
+
+def test_no_good_restore_drill_for_too_long_alerts_and_says_why(alerts, tmp_path):
+    alerts.config["drill_max_age_days"] = 8
+    state, _ = drill_watch(alerts, tmp_path)
+    good = {"epoch": alerts.clock.time - 7 * 86400, "time": "2027-01-08T08:00:00Z", "snapshot": "abc12345ff",
+            "snapshot_time": "2027-01-08T07:00:00Z"}
+    state.write_text(json.dumps({**good, "ok": True, "failures": [], "last_ok": good}))
+    run(alerts, "check")
+    assert lines(alerts.sent) == []
+    # The next week's drill fails: its unit alerts; a day later, so does its age.
+    state.write_text(json.dumps({"epoch": alerts.clock.time, "time": "2027-01-15T08:00:00Z", "snapshot": "def",
+                                 "ok": False, "failures": ["restic restore failed"], "last_ok": good}))
+    alerts.clock.time += 1.5 * 86400
+    run(alerts, "check")
+    [sent] = lines(alerts.sent)
+    assert sent.startswith("firing|drill:shop|drill:shop|vps1 shop: no good restore drill of shop for 8.5 days "
+                           "(alert after 8 days): the last good drill restored abc12345 on 2027-01-08T08:00:00Z; "
+                           "the last one, on 2027-01-15T08:00:00Z, failed: restic restore failed"), sent
+    assert sent.endswith("What to do: look")
+    # A drill passes: the recovery.
+    now = {**good, "epoch": alerts.clock.time}
+    state.write_text(json.dumps({**now, "ok": True, "failures": [], "last_ok": now}))
+    run(alerts, "check")
+    assert lines(alerts.sent)[1].startswith("recovered|drill:shop|")
+
+
+def test_a_new_vps_waits_for_its_first_restore_drill(alerts, tmp_path):
+    """No drill yet: counted from when the drills were set up (the watch
+    entry's time), not from the epoch."""
+    alerts.config["drill_max_age_days"] = 8
+    _, entry = drill_watch(alerts, tmp_path)
+    alerts.clock.time = entry.stat().st_mtime + 7 * 86400
+    run(alerts, "check")
+    assert lines(alerts.sent) == []
+    alerts.clock.time += 2 * 86400
+    run(alerts, "check")
+    assert "no good restore drill of shop for 9.0 days (alert after 8 days): no drill has passed yet" in \
+        lines(alerts.sent)[0]
+
+
 def test_a_key_whose_watch_entry_went_is_forgotten_without_a_recovery(alerts, tmp_path):
     entry = alerts.watch_dir / "shop.json"
     entry.write_text(json.dumps({"app": "shop", "paths": [str(tmp_path)]}))

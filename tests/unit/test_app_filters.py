@@ -97,6 +97,22 @@ def test_history_and_pruning():
     assert filters.releases_to_keep(history, 2, ["d", ""]) == ["c", "a", "d"]
 
 
+def test_static_fallback_is_the_releases_live_before_newest_first():
+    history = ["t1 deploy a", "t2 deploy b", "t3 deploy c", "t4 rollback b"]
+    # A deploy of d: b is live, then c and a were.
+    assert filters.static_fallback(history, "d", 1) == ["b"]
+    assert filters.static_fallback(history, "d", 5) == ["b", "c", "a"]
+    # A rerun (b stays live) or a rollback to c: never the release itself.
+    assert filters.static_fallback(history, "b", 2) == ["c", "a"]
+    assert filters.static_fallback(history, "c", 1) == ["b"]
+    assert filters.static_fallback(history, "d", 0) == []
+    assert filters.static_fallback([], "a", 1) == []
+    # Whatever is served as a fallback is among what prune.yml keeps.
+    for count in range(4):
+        assert set(filters.static_fallback(history, "d", count)) <= set(
+            filters.releases_to_keep(history + ["t5 deploy d"], max(count + 1, 1), ["d", "b"]))
+
+
 def test_release_labels_and_image_tags():
     containers = [{"Labels": {"flask-vps.release": "b"}}, {"Labels": {"flask-vps.release": "a"}}, {"Labels": None}]
     assert filters.release_labels(containers) == ["a", "b"]

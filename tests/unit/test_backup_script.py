@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -401,3 +402,83 @@ def test_a_restore_merges_the_ledger_of_the_snapshot_with_the_live_one(stack):
     assert applied.returncode == 0, applied.stderr
     assert [json.loads(line) for line in ledger.read_text().splitlines()] == [*old, new]
     assert ledger.stat().st_mode & 0o777 == 0o640
+
+
+def test_row_counts_are_read_from_the_dump_s_copy_lines():
+    sql = (b"SET statement_timeout = 0;\n"
+           b"COPY public.notes (id, text) FROM stdin;\n1\tfirst\n2\ta tab\\there, a line\\nthere\n\\.\n\n"
+           b'COPY "Shop"."Order Lines" ("Id") FROM stdin;\n\\.\n'
+           b"COPY public.empty_columns  FROM stdin;\n\n\\.\n"
+           b"SELECT pg_catalog.setval('public.notes_id_seq', 2, true);\n")
+    assert backup.copy_row_counts(sql.splitlines(keepends=True)) == {
+        "public.notes": 2, '"Shop"."Order Lines"': 0, "public.empty_columns": 1}
+
+
+def test_count_mismatches_name_each_table():
+    assert backup.count_mismatches({"public.a": 2, "public.b": 1, "public.c": 0}, {"public.a": 2, "public.b": 0}) == [
+        "public.b has 0 rows restored, 1 in the backup", "public.c has no rows restored, 0 in the backup"]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1h", 3600), ("45m", 2700), ("1h30m", 5400), ("90s", 90)])
+def test_drill_time_limits(text, seconds):
+    assert backup.duration_seconds(text) == seconds
+
+
+def test_a_time_limit_that_is_not_a_duration_fails_with_its_value():
+    with pytest.raises(backup.Failure, match="the time limit '1 hour' is not a duration"):
+        backup.duration_seconds("1 hour")
+
+
+def test_integrity_check_finds_a_damaged_sqlite_database(tmp_path):
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x TEXT)")
+        db.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 50)
+    db.close()
+    assert backup.sqlite_integrity(path) == "ok"
+    raw = bytearray(path.read_bytes())
+    raw[4096 + 8:4096 + 40] = b"\xff" * 32  # the second page's cell pointers
+    path.write_bytes(bytes(raw))
+    assert backup.sqlite_integrity(path) != "ok"
+
+
+def test_the_drill_s_directory_is_on_the_data_filesystem_and_never_backed_up(tmp_path):
+    config = {"data_dir": str(tmp_path / "srv" / "data")}
+    assert backup.drill_area(config) == (str(tmp_path / "srv"), ".data.drill-")
+    assert backup.is_restore_area(".drill-abc123")
+
+
+def test_the_status_says_when_a_restore_was_last_verified(tmp_path):
+    config = {"state_dir": str(tmp_path)}
+    assert backup.drill_status(config)["message"] == "Last verified restore: never."
+    good = {"epoch": 1_000_000, "time": "t", "snapshot": "0123456789abcdef", "snapshot_time": "2026-12-01T00:00:00Z"}
+    (tmp_path / "last-drill.json").write_text(json.dumps(
+        {"epoch": 1_000_000 + 7 * 86400, "ok": False, "failures": ["restic restore failed"], "last_ok": good}))
+    status = backup.drill_status(config, now=1_000_000 + 8 * 86400)
+    assert status["verified"]["age_seconds"] == 8 * 86400
+    assert status["message"] == ("Last verified restore: 8 days ago (snapshot 01234567 of 2026-12-01T00:00:00Z); "
+                                 "the last drill, 24 h ago, FAILED: restic restore failed.")
+
+
+def test_a_drill_restores_the_latest_snapshot_elsewhere_and_checks_its_sqlite_copies(stack):
+    """Without PostgreSQL (its part: tests/restore/test_restore_drill.py)."""
+    assert run(stack, "drill").stdout.startswith("Restore drill of demo: nothing to drill yet, no backup has")
+    assert not (stack / "state" / "last-drill.json").exists()
+    assert run(stack, "backup").returncode == 0
+    drill = run(stack, "drill")
+    assert drill.returncode == 0, drill.stderr
+    assert "restored and verified, 1 SQLite database checked." in drill.stdout
+    assert json.loads((stack / "state" / "last-drill.json").read_text())["ok"]
+    assert sorted(p.name for p in (stack / "srv").iterdir()) == ["current", "data", "releases"]
+
+
+def test_a_drill_over_its_time_limit_fails_stopping_what_it_ran():
+    before = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(backup.Failure, match=r"the drill ran over its time limit \(backup_drill_time_limit: 1s\)"), \
+            backup.time_limit(1, "1s"):
+        child = subprocess.Popen(["sleep", "60"])
+        try:
+            child.wait()
+        finally:
+            child.kill()
+    assert signal.getsignal(signal.SIGALRM) is before

@@ -30,7 +30,8 @@ def test_every_checked_variable_is_a_role_variable():
 def all_errors(settings):
     """Every check preflight runs on the settings: each role's and those across roles."""
     return (checks.app_setting_errors(settings) + checks.postgres_setting_errors(settings)
-            + checks.backup_setting_errors(settings) + checks.cross_role_errors(settings))
+            + checks.backup_setting_errors(settings) + checks.alerts_setting_errors(settings)
+            + checks.cross_role_errors(settings))
 
 
 def test_the_defaults_pass(role_defaults):
@@ -112,6 +113,28 @@ def test_the_defaults_pass(role_defaults):
     ({"app_registry": "registry.example.com/flaskapp:1.0"}, "is not a registry repository"),
     ({"app_registry": "https://registry.example.com/flaskapp"}, "is not a registry repository"),
     ({"app_registry": "r/a", "app_registry_username": "ci"}, "app_registry_username and app_registry_password go"),
+    ({"app_maintenance_allowed_addresses": ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"]}, None),
+    ({"app_maintenance_allowed_addresses": ["office"]}, 'app_maintenance_allowed_addresses: "office" is not an address'),
+    ({"app_maintenance_retry_after": 0}, "app_maintenance_retry_after=0 is not allowed"),
+    ({"app_error_pages_dir": "pages/errors"}, None),
+    ({"app_error_pages_dir": ""}, None),
+    ({"app_error_pages_dir": "../errors"}, 'app_error_pages_dir="../errors" is not allowed'),
+    ({"app_error_pages_dir": "/srv/errors"}, 'app_error_pages_dir="/srv/errors" is not allowed'),
+    ({"app_static_fallback_releases": 0}, None),
+    ({"app_static_fallback_releases": 4}, None),
+    ({"app_static_fallback_releases": 5}, "allowed are 0 to 4"),
+    ({"app_static_fallback_releases": 1, "app_keep_releases": 1}, None),
+    ({"app_static_fallback_releases": -1}, "app_static_fallback_releases=-1 is not allowed"),
+    ({"app_release_maintenance": True}, None),
+    ({"app_release_maintenance": True, "app_fleet_hosts": ["web1", "web2"]}, "not allowed in the multi-host layout"),
+    ({"backup_drill_time_limit": "45m"}, None),
+    ({"backup_drill_time_limit": "1 hour"}, 'backup_drill_time_limit="1 hour" is not a duration'),
+    ({"backup_drill_memory_limit": "32m"}, "backup_drill_memory_limit=32m is too little"),
+    ({"backup_drill_memory_limit": "1 GB"}, 'backup_drill_memory_limit="1 GB" is not a memory size'),
+    ({"backup_drill_cpus": 0.5}, None),
+    ({"backup_drill_cpus": 0}, "backup_drill_cpus=0 is not allowed"),
+    ({"alerts_drill_max_age_days": 0}, "alerts_drill_max_age_days=0 is out of range"),
+    ({"alerts_drill_max_age_days": 14}, None),
 ])
 def test_each_value(role_defaults, change, words):
     errors = all_errors({**role_defaults, **change})

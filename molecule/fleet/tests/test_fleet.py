@@ -169,6 +169,27 @@ def test_rollback_rolls_back_every_app_host_under_load(web, internet, releases):
     write_and_read_a_note(web, internet, "after the rollback")
 
 
+def test_maintenance_mode_on_every_app_host_keeps_them_in_the_load_balancer(web, lb, internet):
+    rc, output = run_playbook("playbooks/maintenance.yml", extra_vars={"state": "on"})
+    assert rc == 0, output[-3000:]
+    try:
+        curl = f"curl -sS -m 10 --cacert {CAFILE} -H 'Host: {NAME}'"
+        head = internet.check_output(f"{curl} -o /dev/null -D - {SITE}")
+        assert re.match(r"HTTP/\S+ 503", head), head
+        assert re.search(r"^retry-after: 300\s*$", head, re.MULTILINE | re.IGNORECASE), head
+        # The web front's plain page: this inventory has no error pages of its own.
+        assert "Down for maintenance" in internet.check_output(f"{curl} {SITE}")
+        # Health checks answer: after several check intervals every app host is still in.
+        before = balancer(lb)
+        time.sleep(5)
+        after = balancer(lb)
+        assert all(after[name][0] == "UP" for name in WEB), (before, after)
+    finally:
+        rc, output = run_playbook("playbooks/maintenance.yml", extra_vars={"state": "off"})
+    assert rc == 0, output[-3000:]
+    assert get(internet, SITE)["scheme"] == "https"
+
+
 def test_the_load_balancer_serves_an_own_certificate_then_the_acme_one_again(lb, internet):
     own = {"app_tls": "files",
            "app_tls_certificate": f"{{{{ lookup('file', '{EPHEMERAL}/tls/site.crt') }}}}",
@@ -205,6 +226,6 @@ def test_status_shows_each_host_release_health_image_and_the_balancer_view(web, 
     assert re.findall(r"changed=(\d+)", output) == ["0"] * 4, output[-3000:]
     for host, name in zip(web, WEB):
         image = image_id(host, releases["first"])
-        line = f'"msg": "release {releases["first"]}, health 200, image {image}"'
+        line = f'"msg": "release {releases["first"]}, health 200, image {image}, maintenance off"'
         assert re.search(rf"ok: \[{name}\] => \{{\s*{re.escape(line)}", output), output[-3000:]
         assert re.search(rf"{name} \({WEB[name]}:80\): UP", output), output[-3000:]

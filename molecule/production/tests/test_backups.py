@@ -218,3 +218,78 @@ def test_an_unreachable_server_fails_the_unit_and_notifies(vps):
     finally:
         subprocess.run(["docker", "network", "connect", NETWORK, BACKUP_SERVER], check=True)
         vps.run("systemctl reset-failed flaskapp-backup.service")
+
+
+DRILL = "flaskapp-backup-drill.service"
+REPOSITORY = "/srv/restic/flaskapp"  # on the backup server
+
+
+def drill_journal(vps):
+    return vps.check_output(f"journalctl -u {DRILL} --output=cat -n 30")
+
+
+def test_the_restore_drill_is_scheduled_and_passes_after_a_backup(vps):
+    assert "flaskapp-backup-drill.timer" in vps.check_output("systemctl list-timers --no-pager")
+    unit = vps.check_output(f"systemctl show --property=MemoryMax --property=CPUQuotaPerSecUSec {DRILL}")
+    assert "MemoryMax=1073741824" in unit and "CPUQuotaPerSecUSec=1s" in unit, unit
+    write_files(vps, "drill.bin")
+    rc, output = run_playbook("playbooks/backup.yml")
+    assert rc == 0, output[-3000:]
+    assert vps.run(f"systemctl start {DRILL}").rc == 0, drill_journal(vps)
+    journal = drill_journal(vps)
+    assert "Restore drill of flaskapp passed" in journal, journal
+    assert "1 SQLite database checked, the PostgreSQL dump restored: " in journal
+    drill = status(vps)["drill"]
+    assert drill["last"]["ok"] and drill["verified"]["snapshot"] == drill["last"]["snapshot"]
+    # Nothing of the drill is left: its container, its directory.
+    assert vps.check_output("docker ps --all --quiet --filter label=flask-vps.backup-drill") == ""
+    assert vps.run("ls -d /srv/flaskapp/.data.drill-*").rc != 0
+    rc, output = run_playbook("playbooks/status.yml")
+    assert rc == 0, output[-3000:]
+    assert re.search(r"Backups of flaskapp: Last verified restore: [0-9]+ (s|min) ago \(snapshot "
+                     + drill["verified"]["snapshot"][:8], output), output[-3000:]
+
+
+def pack_of(vps, blob):
+    """The repository's pack file that holds this blob (from restic's index), and the blob's place in it."""
+    for index in vps.check_output("flaskapp-backup restic list index").split():
+        for pack in json.loads(vps.check_output(f"flaskapp-backup restic cat index {index}"))["packs"]:
+            for found in pack["blobs"]:
+                if found["id"] == blob:
+                    return f"{REPOSITORY}/data/{pack['id'][:2]}/{pack['id']}", found
+    raise AssertionError(f"no pack holds {blob}")
+
+
+def test_a_corrupted_pack_fails_the_drill_and_alerts(vps):
+    """The pack of drill.bin (one chunk: its blob id is its sha256), in the
+    snapshot the last test's drill verified, corrupted on the server."""
+    verified = status(vps)["drill"]["verified"]
+    blob = vps.check_output(f"sha256sum {DATA}/uploads/drill.bin").split()[0]
+    path, found = pack_of(vps, blob)
+
+    def on_server(*command):
+        subprocess.run(["docker", "exec", BACKUP_SERVER, *command], check=True, capture_output=True)
+
+    on_server("cp", "-p", path, "/root/pack.orig")
+    try:
+        on_server("sh", "-c", f"printf corrupted | dd of={path} bs=1 seek={found['offset'] + found['length'] // 2} "
+                              "conv=notrunc status=none")
+        assert vps.run(f"systemctl start {DRILL}").rc != 0
+        assert vps.check_output(f"systemctl is-failed {DRILL} || true") == "failed"
+        journal = drill_journal(vps)
+        assert "drill of flaskapp FAILED: the restore drill of snapshot " in journal, journal
+        assert "restic restore failed" in journal and "drill.bin" in journal
+        for _ in range(30):
+            alert = vps.run("journalctl -t flaskapp-backup-alert --output=cat").stdout
+            if f"{DRILL} failed" in alert:
+                break
+            time.sleep(1)
+        assert f"{DRILL} failed" in alert
+        drill = status(vps)["drill"]
+        assert not drill["last"]["ok"] and drill["verified"] == {**verified, "age_seconds": drill["verified"]["age_seconds"]}
+        assert "FAILED: restic restore failed" in drill["message"]
+        assert vps.check_output("docker ps --all --quiet --filter label=flask-vps.backup-drill") == ""
+        assert vps.run("ls -d /srv/flaskapp/.data.drill-*").rc != 0
+    finally:
+        on_server("cp", "-p", "/root/pack.orig", path)
+        vps.run(f"systemctl reset-failed {DRILL}")

@@ -19,6 +19,10 @@ Installed as /usr/local/sbin/<name>-backup; reads its settings from
   apply             put the staged snapshot in place: dump the live database
                     and keep it with the live files in a timestamped copy, then
                     restore the database into a clean schema and the files.
+  drill             a restore drill: this VPS's latest snapshot restored into a
+                    temporary directory and a temporary PostgreSQL container
+                    (never the live ones), checked, and removed; the result goes
+                    to last-drill.json. Exits 1 when a check fails.
   restic ARGS...    restic itself with this stack's repository and password.
 
 `find` and `stage` take --from-another-vps: a snapshot taken on another
@@ -38,8 +42,12 @@ import datetime
 import fcntl
 import json
 import os
+import re
+import secrets
 import shlex
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -75,10 +83,29 @@ SPACE_MARGIN = 64 * 1024 * 1024
 # it when it is a mount point (a rename cannot leave its filesystem).
 KEPT_PREFIX = ".before-restore-"
 IN_PLACE_STAGING = ".restore"
+# A restore drill's temporary directory, on the same filesystem (and beside
+# the data directory, or inside it when it is a mount point).
+DRILL_PREFIX = ".drill-"
+# The row count of every table as the dump holds it, written beside the dump.
+COUNTS = "postgres.counts.json"
+# A line of pg_restore's SQL that starts a table's data, with the table's name
+# as pg_dump quotes it (schema.table); the rows follow, one a line, up to "\.".
+IDENTIFIER = r'(?:"(?:[^"]|"")*"|[^\s".]+)'
+COPY_LINE = re.compile(rf"^COPY ({IDENTIFIER}\.{IDENTIFIER})(?: \(.*\))? +FROM stdin;$")
+# How long the drill's PostgreSQL may take to start.
+DRILL_POSTGRES_START = 300
 
 
 class Failure(Exception):
     """What went wrong, in words; the command exits non-zero with it."""
+
+
+class Refused(Failure):
+    """A restore refused before any change, with its exit code."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
 
 
 def load_config(path):
@@ -146,9 +173,12 @@ def restic_env(config):
             "RESTIC_REPOSITORY": config["repository"], "RESTIC_PASSWORD_FILE": config["password_file"]}
 
 
-def restic(config, *args, check=True, capture=True, stdin=None):
-    result = subprocess.run(restic_argv(config, *args), env=restic_env(config), text=True, stdin=stdin,
-                            capture_output=capture, check=False)
+def restic(config, *args, check=True, capture=True, stdin=None, cache=True):
+    argv = restic_argv(config, *args)
+    if not cache:
+        argv.insert(1, "--no-cache")
+    result = subprocess.run(argv, env=restic_env(config), text=True, stdin=stdin, capture_output=capture,
+                            check=False)
     if check and result.returncode != 0:
         raise Failure(f"restic {args[0]} failed (exit {result.returncode}): "
                       f"{(result.stderr or '').strip()[-2000:]}")
@@ -183,7 +213,7 @@ def is_sqlite(path):
 def is_restore_area(name):
     """A staged restore or a kept copy inside a data directory that is a
     mount point: not the app's data, never backed up."""
-    return name == IN_PLACE_STAGING or name.startswith(KEPT_PREFIX)
+    return name == IN_PLACE_STAGING or name.startswith((KEPT_PREFIX, DRILL_PREFIX))
 
 
 def sqlite_databases(data_dir):
@@ -253,13 +283,52 @@ def dump_postgres(config, dest):
         raise Failure(f"pg_dump in {container} failed: {why}{error[-1000:]}")
 
 
+def copy_row_counts(lines):
+    """{table: rows} from pg_restore's SQL of a dump's data (bytes lines):
+    each table's COPY and its rows, one a line, up to "\\."."""
+    counts, table = {}, None
+    for line in lines:
+        line = line.rstrip(b"\n")
+        if table is not None:
+            if line == b"\\.":
+                table = None
+            else:
+                counts[table] += 1
+            continue
+        match = COPY_LINE.match(line.decode(errors="replace"))
+        if match:
+            table = match[1]
+            counts[table] = 0
+    return counts
+
+
+def dump_row_counts(container, dump):
+    """The row count of every table as the dump holds it: its data read back
+    by pg_restore (in the PostgreSQL container, which has it), so that the
+    counts agree with the dump by construction."""
+    # Its errors in a file: a pipe that nobody reads while the data streams
+    # could fill up and stop pg_restore.
+    with open(dump, "rb") as source, tempfile.TemporaryFile() as errors:
+        reader = subprocess.Popen(["docker", "exec", "--interactive", container, "pg_restore", "--data-only",
+                                   "--file=-"], stdin=source, stdout=subprocess.PIPE, stderr=errors)
+        counts = copy_row_counts(reader.stdout)
+        if reader.wait() != 0:
+            errors.seek(0)
+            raise Failure(f"pg_restore could not read the dump back in {container}: "
+                          f"{errors.read().decode(errors='replace').strip()[-1000:]}")
+    return counts
+
+
 def stage_dumps(config):
     """The dumps and copies the snapshot holds besides the live files; returns
     the live files restic must leave out."""
     staging = config["staging_dir"]
     fresh_dir(staging)
     if config.get("postgres_container"):
-        dump_postgres(config, os.path.join(staging, "postgres.dump"))
+        dump = os.path.join(staging, "postgres.dump")
+        dump_postgres(config, dump)
+        with open(os.path.join(staging, COUNTS), "w") as handle:
+            json.dump(dump_row_counts(config["postgres_container"], dump), handle, indent=1, sort_keys=True)
     excluded = []
     data_dir = config["data_dir"]
     if os.path.isdir(data_dir):
@@ -314,6 +383,14 @@ def age(seconds):
     return f"{seconds // 86400} days"
 
 
+def utc(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plural(count, noun):
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
 def capitalized(text):
     return text[:1].upper() + text[1:]
 
@@ -327,11 +404,11 @@ def describe_last(config):
 
 @contextlib.contextmanager
 def locked(config):
-    """One backup or restore step at a time on this VPS; one that waits
-    longer than lock_timeout fails (and the unit notifies) instead of
-    hanging behind a stuck one."""
+    """One backup, restore step or drill at a time on this VPS; one that waits
+    longer than lock_timeout (plus a drill's time limit) fails (and the unit
+    notifies) instead of hanging behind a stuck one."""
     os.makedirs(config["state_dir"], mode=0o700, exist_ok=True)
-    timeout = int(config.get("lock_timeout", LOCK_TIMEOUT))
+    timeout = int(config.get("lock_timeout", LOCK_TIMEOUT + drill_settings(config)["seconds"]))
     deadline = time.monotonic() + timeout
     with open(os.path.join(config["state_dir"], "lock"), "w") as handle:
         while True:
@@ -386,20 +463,15 @@ def cmd_backup(config):
                "--keep-last", str(keep["last"]), "--keep-daily", str(keep["daily"]), "--keep-weekly", str(keep["weekly"]),
                "--keep-monthly", str(keep["monthly"]))
         now = time.time()
-        record = {"snapshot": snapshot, "epoch": int(now),
-                  "time": datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        state = os.path.join(config["state_dir"], "last-success.json")
-        with open(state + ".new", "w") as handle:
-            json.dump(record, handle)
-        os.replace(state + ".new", state)
+        write_state(os.path.join(config["state_dir"], "last-success.json"),
+                    {"snapshot": snapshot, "epoch": int(now), "time": utc(now)})
         shutil.rmtree(config["staging_dir"], ignore_errors=True)
     print(f"Backup of {name} done: snapshot {snapshot} ({done.get('total_files_processed', 0)} files, "
           f"{done.get('data_added', 0)} bytes added) in {config['repository_display']}.")
 
 
 def refuse(message, code):
-    print(f"Restore refused: {message}. Nothing was changed.", file=sys.stderr)
-    raise SystemExit(code)
+    raise Refused(message, code)
 
 
 def snapshots(config, *args):
@@ -697,6 +769,266 @@ def cmd_apply(config):
           f"Copies kept by restores, until you remove them:{copies}")
 
 
+# A restore drill (`drill`): the latest snapshot of this VPS restored where
+# nothing live is, and checked as a restore would need it.
+DRILL_LABEL = "flask-vps.backup-drill"
+DURATION = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+
+
+def duration_seconds(text):
+    """A time limit in hours, minutes and seconds ("1h", "45m", "1h30m")."""
+    match = DURATION.fullmatch(str(text))
+    if not str(text) or not match:
+        raise Failure(f"the time limit {text!r} is not a duration such as 1h, 45m or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def drill_settings(config):
+    """The drill's bounds (backup_drill_*): its time, and its PostgreSQL
+    container's memory (Docker's size) and CPUs."""
+    drill = config.get("drill") or {}
+    limit = str(drill.get("time_limit", "1h"))
+    return {"time_limit": limit, "seconds": duration_seconds(limit), "memory": str(drill.get("memory", "1g")),
+            "cpus": str(drill.get("cpus", 1))}
+
+
+@contextlib.contextmanager
+def time_limit(seconds, limit):
+    """Fails what runs inside after `seconds`, or when systemd stops the unit
+    (SIGTERM): the drill's clean-up (its finally blocks) still runs, and
+    subprocess.run kills the command it was waiting for."""
+    def stop(signum, _frame):
+        why = (f"the drill ran over its time limit (backup_drill_time_limit: {limit})" if signum == signal.SIGALRM
+               else "the drill was stopped (SIGTERM: systemctl stop, or the unit's time limit)")
+        raise Failure(why)
+    handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGALRM, signal.SIGTERM)}
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+
+def drill_area(config):
+    """(folder, prefix) of the drill's temporary directories: on the data
+    directory's filesystem, like a restore's staging (restore_area)."""
+    data_dir = config["data_dir"].rstrip("/")
+    if restore_area(config)["in_place"]:
+        return data_dir, DRILL_PREFIX
+    return os.path.dirname(data_dir), f".{os.path.basename(data_dir)}{DRILL_PREFIX}"
+
+
+def docker(*args, stdin=None, timeout=None):
+    try:
+        return subprocess.run(["docker", *args], stdin=stdin, capture_output=True, text=stdin is None,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"docker {args[0]} did not finish within {timeout} s") from None
+
+
+def remove_drill_leftovers(config):
+    """What a drill killed before its clean-up (SIGKILL, a crash) left: its
+    directories, and its containers (labelled with this stack's state
+    directory). Run under the lock: no other drill of this stack runs."""
+    folder, prefix = drill_area(config)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if name.startswith(prefix):
+                shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+    if config.get("postgres_container"):
+        found = docker("ps", "--all", "--quiet", "--filter", f"label={DRILL_LABEL}={config['state_dir']}")
+        if found.stdout.split():
+            docker("rm", "--force", "--volumes", *found.stdout.split())
+
+
+def sqlite_integrity(path):
+    """PRAGMA integrity_check of a restored SQLite database: "ok", or what it found."""
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            found = [row[0] for row in db.execute("PRAGMA integrity_check").fetchall()]
+    except sqlite3.Error as error:
+        return str(error)
+    return "ok" if found == ["ok"] else "; ".join(found[:5])
+
+
+def count_mismatches(recorded, restored):
+    """The tables whose restored row count differs from the recorded one, in words."""
+    return [f"{table} has {restored.get(table, 'no')} rows restored, {rows} in the backup"
+            for table, rows in sorted(recorded.items()) if restored.get(table) != rows]
+
+
+def drill_postgres(config, dump, recorded):
+    """pg_restore of the dump into a temporary container of the live one's
+    image (same user, database and container user; no network, bounded
+    memory and CPUs), then the row count of every recorded table. Returns the
+    restored counts; the container is removed whatever happens."""
+    live = config["postgres_container"]
+    inspected = docker("inspect", live)
+    if inspected.returncode != 0:
+        raise Failure(f"the PostgreSQL container {live}, whose image the drill uses, is not there: "
+                      f"{inspected.stderr.strip()[-300:]}")
+    info = json.loads(inspected.stdout)[0]
+    env = dict(item.split("=", 1) for item in info["Config"].get("Env") or [] if "=" in item)
+    user = env.get("POSTGRES_USER", "postgres")
+    database = env.get("POSTGRES_DB", user)
+    bounds = drill_settings(config)
+    name = f"{config['name']}-backup-drill-{secrets.token_hex(4)}"
+    argv = ["run", "--detach", "--name", name, "--label", f"{DRILL_LABEL}={config['state_dir']}",
+            "--network", "none", "--memory", bounds["memory"], "--cpus", bounds["cpus"], "--pids-limit", "256",
+            "--env", f"POSTGRES_USER={user}", "--env", f"POSTGRES_DB={database}",
+            "--env", f"POSTGRES_PASSWORD={secrets.token_hex(16)}"]
+    if info["Config"].get("User"):
+        argv += ["--user", info["Config"]["User"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"]
+    # Not --rm: a container that dies on its start keeps its log for the message.
+    try:
+        started = docker(*argv, info["Image"], timeout=120)
+        if started.returncode != 0:
+            raise Failure(f"the drill's PostgreSQL container did not start: {started.stderr.strip()[-500:]}")
+        # Over TCP: the image's first start serves on its socket only, until
+        # the user and the database exist.
+        deadline = time.monotonic() + DRILL_POSTGRES_START
+        while docker("exec", name, "pg_isready", "--quiet", "--host=127.0.0.1", f"--username={user}",
+                     f"--dbname={database}", timeout=30).returncode != 0:
+            if time.monotonic() > deadline or docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
+                log = docker("logs", "--tail", "20", name)
+                raise Failure(f"the drill's PostgreSQL did not start within {DRILL_POSTGRES_START} s: "
+                              f"{(log.stdout + log.stderr).strip()[-800:]}")
+            time.sleep(1)
+        with open(dump, "rb") as source:
+            restored = docker("exec", "--interactive", name, "pg_restore", "--no-owner", "--no-privileges",
+                              "--exit-on-error", f"--username={user}", f"--dbname={database}", stdin=source)
+        if restored.returncode != 0:
+            raise Failure(f"pg_restore of the dump failed: {restored.stderr.decode(errors='replace').strip()[-1000:]}")
+        tables = sorted(recorded)
+        if not tables:
+            return {}
+        # The names as pg_dump quoted them, so valid SQL as they are.
+        query = " UNION ALL ".join(f"SELECT {i}, count(*) FROM ONLY {table}" for i, table in enumerate(tables))
+        counted = docker("exec", name, "psql", "--no-psqlrc", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1",
+                         f"--username={user}", f"--dbname={database}", "--command", query)
+        if counted.returncode != 0:
+            raise Failure(f"the restored database could not count the rows of its tables: {counted.stderr.strip()[-800:]}")
+        return {tables[int(i)]: int(n) for i, n in (line.split("|") for line in counted.stdout.split())}
+    finally:
+        docker("rm", "--force", "--volumes", name)
+
+
+def drill_snapshot(config, found):
+    """Restore the snapshot into a temporary directory and check it; returns
+    (what was checked, what failed), both in words."""
+    folder, prefix = drill_area(config)
+    short = found["short_id"]
+    stats = json.loads(restic(config, "stats", "--json", "--mode", "restore-size", found["id"]).stdout)
+    free = free_bytes(folder)
+    if stats["total_size"] + SPACE_MARGIN > free:
+        raise Failure(f"snapshot {short} needs {megabytes(stats['total_size'])} (and {megabytes(SPACE_MARGIN)} to "
+                      f"spare) on the filesystem of {folder}, which has {megabytes(free)} free")
+    target = tempfile.mkdtemp(prefix=prefix, dir=folder)
+    try:
+        # Every blob from the repository itself (no local cache: as a new VPS
+        # reads it), and every restored file read back against the snapshot.
+        restic(config, "restore", found["id"], "--target", target, "--verify", cache=False)
+        checked = [f"{stats['total_file_count']} files ({megabytes(stats['total_size'])}) restored and verified"]
+        failures = []
+        databases = sqlite_databases(target)
+        for relative in databases:
+            result = sqlite_integrity(os.path.join(target, relative))
+            if result != "ok":
+                failures.append(f"PRAGMA integrity_check of /{relative} found: {result}")
+        checked.append(f"{plural(len(databases), 'SQLite database')} checked")
+        if config.get("postgres_container"):
+            dumps = target + config["staging_dir"]
+            dump = os.path.join(dumps, "postgres.dump")
+            if not os.path.exists(dump):
+                failures.append(f"snapshot {short} holds no PostgreSQL dump")
+            else:
+                try:
+                    with open(os.path.join(dumps, COUNTS)) as handle:
+                        recorded = json.load(handle)
+                except (OSError, ValueError):
+                    recorded = None  # a backup made before the counts were recorded
+                restored = drill_postgres(config, dump, recorded or {})
+                if recorded is None:
+                    checked.append("the PostgreSQL dump restored (its backup recorded no row counts)")
+                else:
+                    failures += count_mismatches(recorded, restored)
+                    checked.append(f"the PostgreSQL dump restored: {plural(len(recorded), 'table')}, "
+                                   f"{plural(sum(recorded.values()), 'row')} as recorded")
+        return checked, failures
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def write_state(path, record):
+    with open(path + ".new", "w") as handle:
+        json.dump(record, handle)
+    os.replace(path + ".new", path)
+
+
+def last_drill(config):
+    try:
+        with open(os.path.join(config["state_dir"], "last-drill.json")) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def drill_status(config, now=None):
+    """The last drill and the last verified restore (a drill that passed),
+    with their ages and a line for people."""
+    now = time.time() if now is None else now
+    last = last_drill(config)
+    good = dict((last or {}).get("last_ok") or {}) or None
+    if good:
+        good["age_seconds"] = int(now - good["epoch"])
+        text = (f"last verified restore: {age(good['age_seconds'])} ago (snapshot {good['snapshot'][:8]} "
+                f"of {good['snapshot_time']})")
+    else:
+        text = "last verified restore: never"
+    if last and not last["ok"]:
+        text += (f"; the last drill, {age(int(now - last['epoch']))} ago, FAILED: "
+                 f"{'; '.join(last['failures'])[:500]}")
+    # One line: restic's errors come a line each.
+    return {"last": last, "verified": good, "message": capitalized(" ".join(text.split())) + "."}
+
+
+def cmd_drill(config):
+    name = config["name"]
+    bounds = drill_settings(config)
+    started = time.time()
+    record = {"epoch": int(started), "time": utc(started), "snapshot": None, "snapshot_time": None,
+              "ok": False, "failures": []}
+    checked = []
+    try:
+        with time_limit(bounds["seconds"], bounds["time_limit"]), locked(config):
+            remove_drill_leftovers(config)
+            if not last_success(config):
+                # A new VPS before its first backup (the backups alert on
+                # their own): nothing to drill yet, nothing wrong.
+                print(f"Restore drill of {name}: nothing to drill yet, no backup has succeeded on this VPS.")
+                return 0
+            found = find_snapshot(config, "latest")
+            record.update(snapshot=found["id"], snapshot_time=found["time"][:19] + "Z")
+            checked, record["failures"] = drill_snapshot(config, found)
+    except Failure as error:
+        record["failures"].append(str(error))
+    record["ok"] = not record["failures"]
+    record["seconds"] = int(time.time() - started)
+    previous = last_drill(config) or {}
+    record["last_ok"] = ({key: record[key] for key in ("epoch", "time", "snapshot", "snapshot_time")}
+                         if record["ok"] else previous.get("last_ok"))
+    write_state(os.path.join(config["state_dir"], "last-drill.json"), record)
+    short = (record["snapshot"] or "")[:8] or "(none)"
+    if not record["ok"]:
+        raise Failure(f"the restore drill of snapshot {short} failed: {'; '.join(record['failures'])}")
+    print(f"Restore drill of {name} passed in {record['seconds']} s: snapshot {short} of {record['snapshot_time']}, "
+          f"{', '.join(checked)}.")
+    return 0
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -714,7 +1046,7 @@ def main(argv):
             restic(config, "check", capture=False)
         elif command == "status":
             print(json.dumps({**(last_success(config) or {"snapshot": None}),
-                              "message": capitalized(describe_last(config)) + "."}))
+                              "message": capitalized(describe_last(config)) + ".", "drill": drill_status(config)}))
         elif command in ("find", "stage"):
             from_another_vps = "--from-another-vps" in args
             named = [a for a in args if a != "--from-another-vps"]
@@ -725,11 +1057,16 @@ def main(argv):
                 cmd_stage(config, snapshot, from_another_vps)
         elif command == "apply":
             cmd_apply(config)
+        elif command == "drill":
+            return cmd_drill(config)
         elif command == "restic":
             return restic(config, *args, check=False, capture=False).returncode
         else:
             print(f"unknown command {command}\n{__doc__}", file=sys.stderr)
             return 2
+    except Refused as error:
+        print(f"Restore refused: {error}. Nothing was changed.", file=sys.stderr)
+        return error.code
     except Failure as error:
         print(f"{command} of {config['name']} FAILED: {error}. {capitalized(describe_last(config))}.",
               file=sys.stderr)
