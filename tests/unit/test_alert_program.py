@@ -181,10 +181,17 @@ def test_a_short_lived_certificate_alerts_under_a_third_of_its_lifetime(alerts, 
     assert "in 1 days (alert under 2 days)" in lines(alerts.sent)[0]
 
 
+def watch_record(alerts, tmp_path, kind, filename):
+    """The backup role's watch entry naming the record of its last `kind`
+    (backup, drill); returns the record's path and the entry's."""
+    state = tmp_path / filename
+    entry = alerts.watch_dir / "shop-backup.json"
+    entry.write_text(json.dumps({"app": "shop", kind: {"name": "shop", "state_file": str(state), "action": "look"}}))
+    return state, entry
+
+
 def test_no_good_backup_for_too_long_alerts(alerts, tmp_path):
-    state = tmp_path / "last-success.json"
-    (alerts.watch_dir / "shop-backup.json").write_text(json.dumps(
-        {"app": "shop", "backup": {"name": "shop", "state_file": str(state), "action": "look"}}))
+    state, _ = watch_record(alerts, tmp_path, "backup", "last-success.json")
     state.write_text(json.dumps({"snapshot": "abc123", "epoch": alerts.clock.time - 25 * 3600,
                                  "time": "2027-01-14T07:00:00Z"}))
     run(alerts, "check")
@@ -195,17 +202,9 @@ def test_no_good_backup_for_too_long_alerts(alerts, tmp_path):
         lines(alerts.sent)[0]
 
 
-def drill_watch(alerts, tmp_path):
-    state = tmp_path / "last-drill.json"
-    entry = alerts.watch_dir / "shop-backup.json"
-    entry.write_text(json.dumps(
-        {"app": "shop", "drill": {"name": "shop", "state_file": str(state), "action": "look"}}))
-    return state, entry
-
-
 def test_no_good_restore_drill_for_too_long_alerts_and_says_why(alerts, tmp_path):
     alerts.config["drill_max_age_days"] = 8
-    state, _ = drill_watch(alerts, tmp_path)
+    state, _ = watch_record(alerts, tmp_path, "drill", "last-drill.json")
     good = {"epoch": alerts.clock.time - 7 * 86400, "time": "2027-01-08T08:00:00Z", "snapshot": "abc12345ff",
             "snapshot_time": "2027-01-08T07:00:00Z"}
     state.write_text(json.dumps({**good, "ok": True, "failures": [], "last_ok": good}))
@@ -232,7 +231,7 @@ def test_a_new_vps_waits_for_its_first_restore_drill(alerts, tmp_path):
     """No drill yet: counted from when the drills were set up (the watch
     entry's time), not from the epoch."""
     alerts.config["drill_max_age_days"] = 8
-    _, entry = drill_watch(alerts, tmp_path)
+    _, entry = watch_record(alerts, tmp_path, "drill", "last-drill.json")
     alerts.clock.time = entry.stat().st_mtime + 7 * 86400
     run(alerts, "check")
     assert lines(alerts.sent) == []

@@ -363,11 +363,32 @@ def summary(output):
     raise Failure(f"restic backup printed no summary: {output[-500:]}")
 
 
-def last_success(config):
+# The records of the last good backup and of the last restore drill, in
+# state_dir.
+LAST_SUCCESS = "last-success.json"
+LAST_DRILL = "last-drill.json"
+
+
+def read_state(config, filename):
+    """A record of state_dir, or None when there is none (or it is unreadable)."""
     try:
-        with open(os.path.join(config["state_dir"], "last-success.json")) as handle:
-            last = json.load(handle)
+        with open(os.path.join(config["state_dir"], filename)) as handle:
+            return json.load(handle)
     except (OSError, ValueError):
+        return None
+
+
+def write_state(config, filename, record):
+    """A record of state_dir, replaced whole."""
+    path = os.path.join(config["state_dir"], filename)
+    with open(path + ".new", "w") as handle:
+        json.dump(record, handle)
+    os.replace(path + ".new", path)
+
+
+def last_success(config):
+    last = read_state(config, LAST_SUCCESS)
+    if last is None:
         return None
     last["age_seconds"] = int(time.time() - last.get("epoch", 0))
     return last
@@ -463,8 +484,7 @@ def cmd_backup(config):
                "--keep-last", str(keep["last"]), "--keep-daily", str(keep["daily"]), "--keep-weekly", str(keep["weekly"]),
                "--keep-monthly", str(keep["monthly"]))
         now = time.time()
-        write_state(os.path.join(config["state_dir"], "last-success.json"),
-                    {"snapshot": snapshot, "epoch": int(now), "time": utc(now)})
+        write_state(config, LAST_SUCCESS, {"snapshot": snapshot, "epoch": int(now), "time": utc(now)})
         shutil.rmtree(config["staging_dir"], ignore_errors=True)
     print(f"Backup of {name} done: snapshot {snapshot} ({done.get('total_files_processed', 0)} files, "
           f"{done.get('data_added', 0)} bytes added) in {config['repository_display']}.")
@@ -962,25 +982,11 @@ def drill_snapshot(config, found):
         shutil.rmtree(target, ignore_errors=True)
 
 
-def write_state(path, record):
-    with open(path + ".new", "w") as handle:
-        json.dump(record, handle)
-    os.replace(path + ".new", path)
-
-
-def last_drill(config):
-    try:
-        with open(os.path.join(config["state_dir"], "last-drill.json")) as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
 def drill_status(config, now=None):
     """The last drill and the last verified restore (a drill that passed),
     with their ages and a line for people."""
     now = time.time() if now is None else now
-    last = last_drill(config)
+    last = read_state(config, LAST_DRILL)
     good = dict((last or {}).get("last_ok") or {}) or None
     if good:
         good["age_seconds"] = int(now - good["epoch"])
@@ -1017,10 +1023,10 @@ def cmd_drill(config):
         record["failures"].append(str(error))
     record["ok"] = not record["failures"]
     record["seconds"] = int(time.time() - started)
-    previous = last_drill(config) or {}
+    previous = read_state(config, LAST_DRILL) or {}
     record["last_ok"] = ({key: record[key] for key in ("epoch", "time", "snapshot", "snapshot_time")}
                          if record["ok"] else previous.get("last_ok"))
-    write_state(os.path.join(config["state_dir"], "last-drill.json"), record)
+    write_state(config, LAST_DRILL, record)
     short = (record["snapshot"] or "")[:8] or "(none)"
     if not record["ok"]:
         raise Failure(f"the restore drill of snapshot {short} failed: {'; '.join(record['failures'])}")
