@@ -516,9 +516,9 @@ def group_serving(repeat, tmp):
     # on 127.0.0.1 too, where Docker's userland proxy (docker-proxy) relays
     # every connection: a cost only clients on the VPS itself pay.
     targets = {
-        "nginx_dynamic": f"http://{address('flaskapp-nginx-1')}/",
+        "nginx_dynamic": f"http://{address('web-front-nginx-1')}/",
         "gunicorn_dynamic": f"http://{address(f'flaskapp-app-{live}')}:8000/",
-        "nginx_static": f"http://{address('flaskapp-nginx-1')}/static/style.css",
+        "nginx_static": f"http://{address('web-front-nginx-1')}/static/style.css",
         "nginx_loopback_dynamic": "http://127.0.0.1/",
     }
     rows = []

@@ -51,12 +51,13 @@ def port_users(ss_lines, ports):
     return users
 
 
-def foreign_publishers(containers, busy_ports, project):
-    """Names of the containers of other compose projects that publish one of busy_ports."""
+def foreign_publishers(containers, busy_ports, projects):
+    """Names of the containers of compose projects other than projects (the
+    stack's own) that publish one of busy_ports."""
     names = []
     for container in containers:
         published = {str(port.get("PublicPort", 0)) for port in container.get("Ports") or []}
-        if (container.get("Labels") or {}).get("com.docker.compose.project") != project \
+        if (container.get("Labels") or {}).get("com.docker.compose.project") not in projects \
                 and published & {str(p) for p in busy_ports}:
             names.append(" ".join(container.get("Names") or []).lstrip("/"))
     return names

@@ -152,6 +152,19 @@ def mismatch(facts, renewal, params):
     return ""
 
 
+def set_renewal_hook(path, hook):
+    """Make the lineage's renewals run this deploy hook (certbot keeps
+    --deploy-hook as renew_hook). An upgrade that moves the service the hook
+    reloads would otherwise leave every renewal reloading nothing."""
+    with open(path, encoding="utf-8") as handle:
+        lines = [line for line in handle if line.partition("=")[0].strip() != "renew_hook"]
+    section = next(i for i, line in enumerate(lines) if line.strip() == "[renewalparams]")
+    lines.insert(section + 1, f"renew_hook = {hook}\n")
+    with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+    os.replace(f"{path}.tmp", path)
+
+
 def certbot_command(params):
     argv = [
         "certbot", "certonly", "--non-interactive", "--agree-tos", "--no-eff-email",
@@ -198,11 +211,17 @@ def main():
     renewal_conf = os.path.join(params["config_dir"], "renewal", params["name"] + ".conf")
 
     facts = certificate_facts(module, os.path.join(live, "cert.pem"))
-    reason = mismatch(facts, read_renewal_conf(renewal_conf), params)
+    renewal = read_renewal_conf(renewal_conf)
+    reason = mismatch(facts, renewal, params)
     usable = bool(facts and facts["valid"] and os.path.exists(os.path.join(live, "privkey.pem")))
     result = {"changed": False, "usable": usable, "current": not reason, "reason": reason,
               "serial": (facts or {}).get("serial", ""), "not_after": (facts or {}).get("not_after", "")}
 
+    if not reason and params["obtain"] and params["deploy_hook"] \
+            and renewal.get("renew_hook", "") != params["deploy_hook"]:
+        if not module.check_mode:
+            set_renewal_hook(renewal_conf, params["deploy_hook"])
+        module.exit_json(**dict(result, changed=True, hook=params["deploy_hook"]))
     if not reason or not params["obtain"]:
         module.exit_json(**result)
     if module.check_mode:

@@ -1,17 +1,23 @@
 #!/usr/bin/python
-"""Make nginx serve the staged configuration, safely.
+"""Make nginx serve a site's staged configuration, safely.
 
-The role renders nginx's configuration into a staging directory. This module
-then, only when nginx does not already serve exactly that configuration:
-tests it with `nginx -t` (in the running nginx, or, when nginx is not
-running, in a one-off container of the same service: same image, mounts and
-network), copies it to `configs/<digest>/`, points the `live` symlink at it in
-one rename, reloads nginx gracefully, and waits until the old workers have
-finished their requests. A configuration nginx refuses never replaces the
-live one, and a run killed at any point leaves `live` naming a whole, tested
-configuration; the next run reloads if nginx may not have.
+One nginx serves every site (app) of the host. Each site's run renders the
+files it owns (`sites/<site>.conf`, `streams/<site>.conf`) and the front's
+common ones into `staged/<site>/`. This module then, holding the front's
+lock (so two sites switching at once take turns): lays that over a copy of
+the live configuration, which keeps every other site as nginx serves it,
+and, only when nginx does not already serve exactly the result: tests it
+with `nginx -t` (in the running nginx, or, when nginx is not running, in a
+one-off container of the same service: same image, mounts and network),
+makes it `configs/<digest>/`, points the `live` symlink at it in one rename,
+reloads nginx gracefully, and waits until the old workers have finished
+their requests. A configuration nginx refuses never replaces the live one
+(so one site's bad value never reaches the others), and a run killed at any
+point leaves `live` naming a whole, tested configuration; the next run
+reloads if nginx may not have.
 """
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -44,6 +50,10 @@ options:
     description: Seconds to wait for the old workers after a reload.
     type: int
     default: 60
+  site:
+    description: The site whose files are staged in C(staged/<site>/).
+    type: str
+    required: true
 """
 
 RETURN = r"""
@@ -58,6 +68,12 @@ reloaded:
 STAGED = "staged"
 CONFIGS = "configs"
 LIVE = "live"
+# Where a site's files are laid over the live ones and tested.
+CANDIDATE = "candidate"
+# Held while a site's configuration is assembled, tested and made live.
+LOCK = ".switch.lock"
+# A site's own files, in these directories; every other file is common.
+SITE_DIRS = ("sites", "streams")
 # Digest of the configuration nginx loaded last; written after a reload.
 SERVED = "served"
 # Prints the PIDs of nginx's worker processes (the images have no ps).
@@ -101,15 +117,32 @@ def write_atomically(path, content):
     os.replace(tmp, path)
 
 
-def point_live_at(root, digest):
-    """Copy the staged tree to configs/<digest> (whole or not at all), then
-    swap the live symlink in one rename."""
+def owned_by(rel, site):
+    """Whether the relative path is one of the site's own files."""
+    parts = rel.split(os.sep)
+    return len(parts) == 2 and parts[0] in SITE_DIRS and parts[1].rsplit(".", 1)[0] == site
+
+
+def assemble(root, site):
+    """candidate/ := the live tree without the site's old files, with the
+    site's staged files (its own and the common ones) over it."""
+    candidate = os.path.join(root, CANDIDATE)
+    shutil.rmtree(candidate, ignore_errors=True)
+    live = os.path.join(root, LIVE)
+    if os.path.isdir(live):
+        shutil.copytree(live, candidate, ignore=lambda d, names: [
+            name for name in names if owned_by(os.path.relpath(os.path.join(d, name), live), site)])
+    shutil.copytree(os.path.join(root, STAGED, site), candidate, dirs_exist_ok=True)
+    return candidate
+
+
+def point_live_at(root, digest, source):
+    """Move the source tree to configs/<digest> in one rename (unless a
+    tree of that digest is there already), then swap the live symlink in
+    another."""
     target = os.path.join(root, CONFIGS, digest)
     if not os.path.isdir(target):
-        partial = f"{target}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(os.path.join(root, STAGED), partial)
-        os.replace(partial, target)
+        os.replace(source, target)
     link = os.path.join(root, LIVE)
     tmp = f"{link}.tmp"
     if os.path.lexists(tmp):
@@ -175,31 +208,42 @@ def main():
             "project_dir": {"type": "path", "required": True},
             "service": {"type": "str", "default": "nginx"},
             "worker_timeout": {"type": "int", "default": 60},
+            "site": {"type": "str", "required": True},
         },
         supports_check_mode=True,
     )
     root = module.params["root"]
+    with open(os.path.join(root, LOCK), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        switch(module, root, assemble(root, module.params["site"]))
+
+
+def switch(module, root, candidate):
     container_conf = f"{module.params['container_root']}/{{}}/nginx.conf"
-    digest = tree_digest(os.path.join(root, STAGED))
+    digest = tree_digest(candidate)
     live = os.path.basename(os.readlink(os.path.join(root, LIVE))) if os.path.islink(os.path.join(root, LIVE)) else ""
     served = read(os.path.join(root, SERVED))
     result = {"digest": digest, "reloaded": False}
     if live == digest and served == digest:
+        shutil.rmtree(candidate)
         module.exit_json(changed=False, **result)
     if module.check_mode:
+        shutil.rmtree(candidate)
         module.exit_json(changed=True, **result)
 
     nginx = Nginx(module)
     running = nginx.is_running()
     if live != digest:
-        test = nginx.test(container_conf.format(STAGED), running)
+        test = nginx.test(container_conf.format(CANDIDATE), running)
         if test.returncode != 0:
+            shutil.rmtree(candidate)
             keeps = "it keeps serving the live one" if running else "nothing was made live"
             module.fail_json(
                 msg=f"nginx refused the new configuration; {keeps}. " + (test.stderr or test.stdout).strip(),
                 **result)
         os.makedirs(os.path.join(root, CONFIGS), mode=0o755, exist_ok=True)
-        point_live_at(root, digest)
+        point_live_at(root, digest, candidate)
+    shutil.rmtree(candidate, ignore_errors=True)
     if running:
         old_workers = nginx.workers()
         reload = nginx.run("nginx", "-s", "reload", "-c", container_conf.format(LIVE))

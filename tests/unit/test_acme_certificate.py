@@ -73,3 +73,17 @@ def test_certbot_is_asked_for_the_names_as_it_would_write_them():
         "webroot": "/srv/site/acme", "deploy_hook": "", "eab_kid": "", "config_dir": "/etc/letsencrypt",
     })
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "-d"] == ["example.com", "www.example.com"]
+
+
+def test_a_moved_deploy_hook_is_written_into_the_renewal_conf(tmp_path):
+    """Before: a lineage kept the hook it was first ordered with, so after the
+    web front moved every renewal reloaded an nginx that was no longer there."""
+    conf = tmp_path / "site.conf"
+    conf.write_text("version = 4.0.0\n\n[renewalparams]\nkey_type = ecdsa\n"
+                    "renew_hook = docker compose --project-directory /srv/site exec -T nginx nginx -s reload\n"
+                    "server = https://ca/dir\n")
+    acme.set_renewal_hook(conf, "docker compose --project-directory /srv/web-front exec -T nginx nginx -s reload")
+    settings = acme.read_renewal_conf(conf)
+    assert settings["renew_hook"] == "docker compose --project-directory /srv/web-front exec -T nginx nginx -s reload"
+    assert settings["server"] == "https://ca/dir" and settings["key_type"] == "ecdsa"
+    assert conf.read_text().count("renew_hook") == 1

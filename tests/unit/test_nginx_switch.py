@@ -1,5 +1,6 @@
-"""nginx_switch: digest, atomic promotion, pruning, and that nothing nginx
-refuses goes live, whether nginx runs or not."""
+"""nginx_switch: digest, a site's files laid over the others', atomic
+promotion, pruning, and that nothing nginx refuses goes live, whether nginx
+runs or not."""
 
 import json
 import os
@@ -10,36 +11,74 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.flask_vps.stack.plugins.modules import nginx_switch
 
 
-def stage(root, app_conf):
-    staged = root / "staged" / "conf.d"
-    staged.mkdir(parents=True, exist_ok=True)
-    (root / "staged" / "nginx.conf").write_text("include conf.d/*.conf;\n")
-    (staged / "app.conf").write_text(app_conf)
-    return nginx_switch.tree_digest(root / "staged")
+def stage(root, site_conf, site="flaskapp", common="include sites/*.conf;\n"):
+    staged = root / "staged" / site
+    (staged / "sites").mkdir(parents=True, exist_ok=True)
+    (staged / "nginx.conf").write_text(common)
+    (staged / "sites" / f"{site}.conf").write_text(site_conf)
+    return nginx_switch.tree_digest(staged)
+
+
+def promote(root, site="flaskapp"):
+    """Assemble the site's candidate and make it live."""
+    candidate = nginx_switch.assemble(str(root), site)
+    digest = nginx_switch.tree_digest(candidate)
+    nginx_switch.point_live_at(str(root), digest, candidate)
+    return digest
 
 
 def test_digest_follows_content_not_times(tmp_path):
     first = stage(tmp_path, "upstream a")
-    os.utime(tmp_path / "staged" / "nginx.conf", (0, 0))
-    assert nginx_switch.tree_digest(tmp_path / "staged") == first
+    os.utime(tmp_path / "staged" / "flaskapp" / "nginx.conf", (0, 0))
+    assert nginx_switch.tree_digest(tmp_path / "staged" / "flaskapp") == first
     assert stage(tmp_path, "upstream b") != first
 
 
 def test_promotion_swaps_a_whole_tree_and_prunes_the_rest(tmp_path):
     (tmp_path / "configs").mkdir()
-    old = stage(tmp_path, "upstream old")
-    nginx_switch.point_live_at(str(tmp_path), old)
-    new = stage(tmp_path, "upstream new")
-    nginx_switch.point_live_at(str(tmp_path), new)
+    stage(tmp_path, "upstream old")
+    old = promote(tmp_path)
+    stage(tmp_path, "upstream new")
+    new = promote(tmp_path)
     live = tmp_path / "live"
     assert live.is_symlink() and os.readlink(live) == f"configs/{new}"
-    assert (live / "conf.d" / "app.conf").read_text() == "upstream new"
+    assert (live / "sites" / "flaskapp.conf").read_text() == "upstream new"
     # The old tree is still whole (it is the previous one) until pruned.
-    assert (tmp_path / "configs" / old / "conf.d" / "app.conf").read_text() == "upstream old"
+    assert (tmp_path / "configs" / old / "sites" / "flaskapp.conf").read_text() == "upstream old"
+    assert not (tmp_path / "candidate").exists()
     (tmp_path / "configs" / "stale").mkdir()
     (tmp_path / "configs" / f"{new}.partial").mkdir()  # left by a killed run
     nginx_switch.prune_configs(str(tmp_path), {new, old})
     assert sorted(os.listdir(tmp_path / "configs")) == sorted([new, old])
+
+
+def test_a_site_replaces_its_own_files_and_keeps_the_other_sites_as_served(tmp_path):
+    (tmp_path / "configs").mkdir()
+    stage(tmp_path, "upstream shop", site="shop")
+    (tmp_path / "staged" / "shop" / "streams").mkdir()
+    (tmp_path / "staged" / "shop" / "streams" / "shop.conf").write_text("server shop")
+    promote(tmp_path, "shop")
+    # Another site's staged files that were never made live stay out.
+    stage(tmp_path, "upstream blog, not tested", site="blog")
+    stage(tmp_path, "upstream shop v2", site="shop", common="common v2\n")
+    (tmp_path / "staged" / "shop" / "streams" / "shop.conf").unlink()
+    promote(tmp_path, "shop")
+    live = tmp_path / "live"
+    assert (live / "sites" / "shop.conf").read_text() == "upstream shop v2"
+    assert (live / "nginx.conf").read_text() == "common v2\n"
+    assert not (live / "streams" / "shop.conf").exists()
+    assert not (live / "sites" / "blog.conf").exists()
+    promote(tmp_path, "blog")
+    assert (live / "sites" / "blog.conf").read_text() == "upstream blog, not tested"
+    assert (live / "sites" / "shop.conf").read_text() == "upstream shop v2"
+
+
+def test_a_sites_own_files_are_its_conf_files_only():
+    assert nginx_switch.owned_by("sites/shop.conf", "shop")
+    assert nginx_switch.owned_by("streams/shop.conf", "shop")
+    assert not nginx_switch.owned_by("sites/shopping.conf", "shop")
+    assert not nginx_switch.owned_by("conf.d/shop.conf", "shop")
+    assert not nginx_switch.owned_by("nginx.conf", "shop")
 
 
 def test_served_marker_is_written_whole(tmp_path):
@@ -70,7 +109,8 @@ class FakeDocker:
 def run_module(tmp_path, monkeypatch, capsys, docker):
     stage(tmp_path, "bogus;" if not docker.config_ok else "upstream app {}")
     monkeypatch.setattr(nginx_switch.subprocess, "run", docker)
-    args = {"root": str(tmp_path), "container_root": "/etc/nginx/app", "project_dir": str(tmp_path)}
+    args = {"root": str(tmp_path), "container_root": "/etc/nginx/app", "project_dir": str(tmp_path),
+            "site": "flaskapp"}
     with patch_module_args(args), pytest.raises(SystemExit):
         nginx_switch.main()
     return json.loads(capsys.readouterr().out)
@@ -85,9 +125,10 @@ def test_a_refused_config_never_goes_live_when_nginx_is_not_running(tmp_path, mo
     assert result.get("failed") and "nginx refused the new configuration" in result["msg"]
     assert "unknown directive" in result["msg"]
     assert not (tmp_path / "live").exists()
+    assert not (tmp_path / "candidate").exists()
     tests = [argv for argv in docker.calls if "-t" in argv]
     assert tests and tests[0][4:] == ["run", "--rm", "--no-deps", "-T", "--entrypoint", "nginx", "nginx",
-                                      "-t", "-q", "-c", "/etc/nginx/app/staged/nginx.conf"]
+                                      "-t", "-q", "-c", "/etc/nginx/app/candidate/nginx.conf"]
 
 
 def test_a_tested_config_goes_live_when_nginx_is_not_running(tmp_path, monkeypatch, capsys):

@@ -53,5 +53,11 @@ def test_foreign_publishers_are_other_projects_on_busy_ports():
         {"Names": ["/other-web-1"], "Labels": {"com.docker.compose.project": "other"}, "Ports": [{"PublicPort": 80}]},
         {"Names": ["/loose"], "Labels": None, "Ports": [{"PrivatePort": 5000}]},
     ]
-    assert facts.foreign_publishers(containers, ["80"], "flaskapp") == ["other-web-1"]
-    assert facts.foreign_publishers(containers, ["443"], "flaskapp") == []
+    # The host's front, or the app's own front of an earlier version (which
+    # the front takes the ports over from).
+    containers[0]["Labels"]["com.docker.compose.project"] = "web-front"
+    assert facts.foreign_publishers(containers, ["80"], ["web-front", "flaskapp"]) == ["other-web-1"]
+    containers[0]["Labels"]["com.docker.compose.project"] = "flaskapp"
+    assert facts.foreign_publishers(containers, ["80"], ["web-front", "flaskapp"]) == ["other-web-1"]
+    assert facts.foreign_publishers(containers, ["443"], ["web-front", "flaskapp"]) == []
+    assert facts.foreign_publishers(containers, ["80"], ["web-front"]) == ["flaskapp-nginx-1", "other-web-1"]

@@ -132,7 +132,7 @@ def test_the_heartbeat_follows_every_check_and_a_test_alert_can_be_sent(host):
 
 @pytest.mark.usefixtures("receiver")
 def test_the_watchdog_alerts_when_it_starts_a_stopped_container(host):
-    host.check_output("docker stop flaskapp-nginx-1")
+    host.check_output("docker stop web-front-nginx-1")
     # app_watchdog_interval: 15 s.
     [alert] = wait_for(lambda: sent(host, "watchdog:flaskapp", "event"), timeout=60)
     assert alert["app"] == "flaskapp"

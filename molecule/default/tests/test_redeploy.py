@@ -24,6 +24,8 @@ from stack import finish_playbook, make_app, recap, run_playbook, start_playbook
 
 CONTAINER = "flask-vps-default"
 ROOT = "/srv/flaskapp"
+# The host's web front (nginx for every app of the VPS).
+FRONT = "/srv/web-front"
 MARKER = f"{ROOT}/data/written-before-the-deploys.txt"
 
 
@@ -171,8 +173,10 @@ def test_config_nginx_refuses_never_replaces_the_live_one(host, tmp_path_factory
     assert_no_failures(load)
     assert set(load.result["releases"]) == {releases["deps"]}
     assert live_release(host) == releases["deps"]
-    # The live configuration is still the one nginx serves.
-    assert "10MB" not in host.check_output(f"cat {ROOT}/nginx/live/conf.d/00-hardening.conf")
+    # The live configuration is still the one nginx serves, and no tree
+    # nginx refused is left to be laid over by the next run.
+    assert "10MB" not in host.check_output(f"cat {FRONT}/nginx/live/sites/flaskapp.conf")
+    assert not host.file(f"{FRONT}/nginx/candidate").exists
     good = {key: value for key, value in bad.items() if key != "app_nginx_client_max_body_size"}
     with Load(CONTAINER) as load:
         rc, output = run_playbook("playbooks/deploy.yml", extra_vars={"app_src": str(load_src(releases)), **good})

@@ -127,9 +127,9 @@ def test_maintenance_lasts_across_a_rollback_and_a_restart_of_nginx(host, site):
     assert get(OLD_ASSET)[0] == 200
     assert_in_maintenance()
     # As after a reboot: nginx starts again from the live configuration.
-    host.check_output("docker restart flaskapp-nginx-1")
+    host.check_output("docker restart web-front-nginx-1")
     for _ in range(60):
-        if host.run("docker inspect -f '{{.State.Health.Status}}' flaskapp-nginx-1").stdout.strip() == "healthy":
+        if host.run("docker inspect -f '{{.State.Health.Status}}' web-front-nginx-1").stdout.strip() == "healthy":
             break
         time.sleep(1)
     assert_in_maintenance()
@@ -160,7 +160,7 @@ def test_nginx_sends_the_releases_own_error_pages_with_their_status_codes(host, 
         host.check_output(f"mv {socket}.away {socket}")
     assert get("/")[0] == 200
     # A gateway timeout takes a minute to provoke: the served configuration says it.
-    served = host.check_output("docker exec flaskapp-nginx-1 nginx -T -c /etc/nginx/app/live/nginx.conf 2>/dev/null")
+    served = host.check_output("docker exec web-front-nginx-1 nginx -T -c /etc/nginx/app/live/nginx.conf 2>/dev/null")
     assert re.search(r"error_page 504 /\.flask-vps/errors/504\.html;", served), served
     # Clients cannot ask for the pages' internal location.
     assert get("/.flask-vps/errors/502.html")[0] == 404

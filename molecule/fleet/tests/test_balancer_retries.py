@@ -14,7 +14,7 @@ import time
 import pytest
 from fleet import CAFILE, NAME, WEB, notes_locked, psql, wait_for_status
 
-NGINX = "docker ps -aq --filter label=com.docker.compose.project=flaskapp --filter label=com.docker.compose.service=nginx"
+NGINX = "docker ps -aq --filter label=com.docker.compose.project=web-front --filter label=com.docker.compose.service=nginx"
 
 
 def note_count(db):

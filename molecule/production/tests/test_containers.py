@@ -15,7 +15,7 @@ def app(vps):
 @pytest.fixture(scope="module")
 def containers(vps):
     names = vps.check_output("docker ps -a --format '{{.Names}}'").split()
-    assert "flaskapp-nginx-1" in names
+    assert "web-front-nginx-1" in names
     assert any(name.startswith("flaskapp-app-") for name in names), names
     return [inspect(vps, name) for name in names]
 
@@ -43,7 +43,7 @@ def test_app_container_is_locked_down(vps, app):
     assert host["PidsLimit"] == 256
     # Releases publish nothing; nginx passes 127.0.0.1:8000 through to the live one.
     assert not host["PortBindings"]
-    nginx = inspect(vps, "flaskapp-nginx-1")["HostConfig"]
+    nginx = inspect(vps, "web-front-nginx-1")["HostConfig"]
     assert nginx["PortBindings"]["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": "8000"}]
 
 
