@@ -615,9 +615,24 @@ def cross_role_errors(settings):
     return _ports(settings) + _backup_repository_outside_the_data(settings)
 
 
+# What Ansible reads as a boolean, as -e gives it (a string) or as JSON.
+BOOLEAN_WORDS = ("true", "false", "yes", "no", "on", "off", "1", "0")
+
+
+def rollback_input_errors(inputs):
+    """playbooks/rollback.yml's -e values ({with_data}), before any change:
+    with_data must be a boolean (-e with_data=true)."""
+    with_data = inputs.get("with_data", False)
+    if isinstance(with_data, bool) or str(with_data).strip().lower() in BOOLEAN_WORDS:
+        return []
+    return [(f"with_data={show(with_data)} is not allowed: allowed is true or false "
+             "(-e with_data=true rolls the database back with the code, with -e confirm=<the live release>).")]
+
+
 class FilterModule:
     def filters(self):
         return {
+            "rollback_input_errors": rollback_input_errors,
             "app_setting_errors": app_setting_errors,
             "app_job_calendar_errors": job_calendar_errors,
             "postgres_setting_errors": postgres_setting_errors,

@@ -601,6 +601,22 @@ def test_missing_sudo_is_ansibles_own_error(targets, run_playbook):
     assert_unchanged(before, after, target.name)
 
 
+@pytest.mark.parametrize("with_data", ["with_data=maybe", ev(with_data=["true"])])
+def test_a_rollback_s_with_data_that_is_not_a_boolean_is_refused_before_any_change(targets, run_playbook, with_data):
+    """playbooks/rollback.yml's own input, refused by preflight's rollback
+    entry point before the rollback takes the deploy lock."""
+    target = targets["vps13"]
+    before = target.snapshot()
+    run = run_playbook("vps13", [with_data, "confirm=0123456789ab"], playbook="playbooks/rollback.yml")
+    after = target.snapshot()
+    assert_refused_before_changes(run)
+    assert run.failed_task == "Check the rollback's inputs", run
+    shown = '"maybe"' if with_data == "with_data=maybe" else '["true"]'
+    assert f"with_data={shown} is not allowed: allowed is true or false" in run.output, run
+    assert "Nothing was changed." in run.output, run
+    assert_unchanged(before, after, target.name)
+
+
 # Good input: the preflight play passes, reports no change, changes nothing.
 GOOD = [
     ("debian-13-local-settings", "vps13", []),
