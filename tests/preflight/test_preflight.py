@@ -272,6 +272,10 @@ BAD = [Case(*row) for row in [
      ["alerts_disk_usage_percent=150 is out of range: allowed is a whole number from 1 to 100"]),
     ("alerts-command-of-an-earlier-version", VALUES, "vps13", [ev(app_acme_notify_command="true")],
      ["app_acme_notify_command is no longer used; alerts_notify_command sends every alert"]),
+    # A rehearsal of the release command needs one, and PostgreSQL.
+    ("rehearsal-without-a-release-command", VALUES, "vps13",
+     [ev(app_release_command_rehearsal=True, app_postgres=True)],
+     ["app_release_command_rehearsal=true is not allowed without app_release_command"]),
     # Maintenance mode, error pages and the static fallback.
     ("maintenance-address-not-an-address", VALUES, "vps13", [ev(app_maintenance_allowed_addresses=["office"])],
      ['app_maintenance_allowed_addresses: "office" is not an address']),

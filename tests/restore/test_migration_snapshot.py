@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCRIPT, query
+from conftest import IMAGE, PASSWORD, SCRIPT, query
 
 # The system's python3, as on the VPS: the SQLite copies run as the
 # database's owner, who cannot reach a virtualenv in root's home.
@@ -205,3 +205,47 @@ def test_sqlite_databases_come_back_with_their_owner_and_the_migration_version(t
         assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'notes'").fetchall()
     db.close()
     assert mode(kept) == 0o700
+
+
+def test_a_rehearsal_runs_on_a_throwaway_copy_of_the_snapshot_never_the_live_database(migrated, postgres, data):
+    """app_release_command_rehearsal: the snapshot restored into a throwaway
+    PostgreSQL made for the release's connection string (its user, password,
+    database and host name, on a network of its own); a migration there
+    leaves the live database as it was; stopping removes it all."""
+    snapshots = migrated / "srv" / "snapshots"
+    ok("snapshot", str(snapshots / "r2"), "--data-dir", str(data), "--postgres-container", postgres)
+    name = f"{postgres}-rehearsal"
+    url = migrated / "database_url"
+    url.write_text(f"postgresql://rehearser:{PASSWORD}@db.internal:5432/shop\n")
+    started = ok("rehearsal-start", str(snapshots / "r2"), "--postgres-container", postgres, "--name", name,
+                 "--connection-file", str(url))
+    try:
+        assert started["container"] == started["network"] == name
+        inspected = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True,
+                                              check=True).stdout)[0]
+        assert list(inspected["NetworkSettings"]["Networks"]) == [name]
+        # The password is on no command line.
+        assert PASSWORD not in " ".join(inspected["Args"] + [inspected["Path"]])
+        client = ["docker", "run", "--rm", "--network", name, IMAGE, "psql", "-tA", "-v", "ON_ERROR_STOP=1",
+                  f"postgresql://rehearser:{PASSWORD}@db.internal/shop", "-c"]
+        migration = "UPDATE alembic_version SET version_num = '0002'; DROP TABLE notes; SELECT version_num FROM alembic_version"
+        rehearsed = subprocess.run([*client, migration], capture_output=True, text=True, check=False, timeout=120)
+        assert rehearsed.returncode == 0 and rehearsed.stdout.split()[-1] == "0002", rehearsed.stderr
+        assert query(postgres, "SELECT version_num FROM alembic_version") == "0001"
+        assert query(postgres, "SELECT count(*) FROM notes") == "2"
+    finally:
+        assert ok("rehearsal-stop", "--name", name) == {"removed": name}
+    assert subprocess.run(["docker", "inspect", name], capture_output=True, check=False).returncode != 0
+    assert subprocess.run(["docker", "network", "inspect", name], capture_output=True, check=False).returncode != 0
+
+
+def test_a_rehearsal_without_a_dump_starts_nothing(tmp_path, postgres, data):
+    snapshots = tmp_path / "snapshots"
+    (data / "app.db").write_bytes(b"")
+    sqlite_db(data / "app.db", ["CREATE TABLE t (x)"])
+    ok("snapshot", str(snapshots / "r2"), "--data-dir", str(data))
+    failed = script("rehearsal-start", str(snapshots / "r2"), "--postgres-container", postgres, "--name",
+                    f"{postgres}-rehearsal", "--connection-file", "/nonexistent")
+    assert failed.returncode == 1 and "holds no PostgreSQL dump to rehearse on" in failed.stderr
+    assert subprocess.run(["docker", "inspect", f"{postgres}-rehearsal"], capture_output=True,
+                          check=False).returncode != 0

@@ -5,6 +5,7 @@ changes. A worker process: the release's image, secrets and data, no port,
 started and stopped with its release."""
 
 import json
+import re
 import shlex
 import time
 
@@ -12,7 +13,6 @@ import pytest
 
 from conftest import (
     LIVE_APP,
-    deploy,
     inspect,
     read_note,
     rows,
@@ -51,6 +51,17 @@ def snapshot_record(vps, release):
 
 def ledger(vps):
     return [json.loads(line) for line in vps.check_output("cat /srv/flaskapp/ledger.jsonl").splitlines()]
+
+
+def kept_copies(vps):
+    """The copies of the database that rollbacks with data kept."""
+    return vps.run(f"ls -d {SNAPSHOTS}/before-rollback-*").stdout.split()
+
+
+def assert_no_rehearsal_left(vps):
+    """The rehearsal's throwaway PostgreSQL and network are gone."""
+    assert vps.check_output("docker ps -aq --filter name=flaskapp-rehearsal") == ""
+    assert vps.run("docker network inspect flaskapp-rehearsal").rc != 0
 
 
 def psql(sql):
@@ -159,10 +170,15 @@ def test_a_release_and_a_rollback_keep_the_data_leave_postgres_running_and_move_
     rollback warns that the schema is newer than the code."""
     started, note_id = started_at(vps), write_note(internet, "before the release")
     before = live_release(vps)
-    deploy(app_environment={"POSTGRES_TEST_RELEASE": "1"}, postgres_password=ROTATED[0],
-           app_release_command=MIGRATING)  # a new release
+    rc, output = run_playbook("site.yml", extra_vars={  # a new release, its command rehearsed first
+        "app_environment": {"POSTGRES_TEST_RELEASE": "1"}, "postgres_password": ROTATED[0],
+        "app_release_command": MIGRATING, "app_release_command_rehearsal": True}, args=["--tags", "app"])
+    assert rc == 0, output[-3000:]
     after = live_release(vps)
     assert after != before
+    assert re.search(rf"Rehearsal of release {after}'s release command on a copy of the database \(restored in "
+                     r"[0-9.]+ s\): passed in [0-9.]+ s", output), output[-3000:]
+    assert_no_rehearsal_left(vps)
     # The snapshot taken before its release command: root's alone, recorded.
     assert vps.check_output(f"stat -c '%U %a' {SNAPSHOTS} {SNAPSHOTS}/{after} {SNAPSHOTS}/{after}/postgres.dump"
                             f" {SNAPSHOTS}/{after}/snapshot.json").splitlines() == [
@@ -170,7 +186,7 @@ def test_a_release_and_a_rollback_keep_the_data_leave_postgres_running_and_move_
     record = snapshot_record(vps, after)
     assert (record["release"], record["live"], record["migration"], record["migration_after"]) == (
         after, before, None, "0002")
-    [entry] = [e for e in ledger(vps) if e["action"] == "deploy" and e["release"] == after]
+    entry = [e for e in ledger(vps) if e["action"] == "deploy" and e["release"] == after][-1]
     assert entry["snapshot"] == {"time": record["time"], "migration": None, "migration_after": "0002"}
     # The release it replaced got the new connection string too.
     assert f":{ROTATED[0]}@" in vps.check_output(f"cat /srv/flaskapp/releases/{before}/secrets/database_url")
@@ -203,14 +219,14 @@ def test_a_rollback_with_data_puts_the_database_back_as_it_was_before_the_migrat
     assert live_release(vps) == after
     started = started_at(vps)
     assert read_note(internet, write_note(internet, "after the snapshot")) == "after the snapshot"
-    table = rows(vps)
+    table, kept_before = rows(vps), kept_copies(vps)
 
     rc, output = run_playbook("playbooks/rollback.yml", extra_vars={"with_data": True})
     assert rc != 0
     assert "Rollback with data refused: writes since " in output and " ago) will be lost" in output, output[-3000:]
     assert f"add -e confirm={after} (the release rolled back from). Nothing was changed." in output, output[-3000:]
     assert live_release(vps) == after and rows(vps) == table and started_at(vps) == started
-    assert vps.run(f"ls -d {SNAPSHOTS}/before-rollback-*").rc != 0
+    assert kept_copies(vps) == kept_before
 
     rc, output = run_playbook("playbooks/rollback.yml", extra_vars={"with_data": True, "confirm": after})
     assert rc == 0, output[-3000:]
@@ -222,12 +238,27 @@ def test_a_rollback_with_data_puts_the_database_back_as_it_was_before_the_migrat
     assert read_note(internet, write_note(internet, "after the data went back")) == "after the data went back"
     assert started_at(vps) == started
     # The database as it was is kept aside, root's alone.
-    [kept] = vps.check_output(f"ls -d {SNAPSHOTS}/before-rollback-*").split()
+    [kept] = [path for path in kept_copies(vps) if path not in kept_before]
     assert vps.check_output(f"stat -c '%U %a' {kept} {kept}/postgres.dump").splitlines() == ["root 700", "root 600"]
     assert "after the snapshot" in vps.check_output(
         f"docker exec -i {POSTGRES} pg_restore --data-only --file=- < {kept}/postgres.dump")
     assert ledger(vps)[-1]["data"]["kept"] == kept
     assert heartbeat(vps)["release"] == before
+
+
+def test_a_release_command_that_fails_its_rehearsal_never_touches_the_live_database(vps, internet):
+    """It migrates, then fails: on the throwaway copy only."""
+    live, table = live_release(vps), rows(vps)
+    failing = ["sh", "-c", "flask --app wsgi init-db --schema-version 0003 && echo 'half-way through 0003' && exit 3"]
+    rc, output = run_playbook("site.yml", extra_vars={"app_release_command": failing,
+                                                      "app_release_command_rehearsal": True}, args=["--tags", "app"])
+    assert rc != 0
+    assert ("its release command failed its rehearsal on a copy of the database, exit code 3; the live database "
+            "was not touched") in output and "half-way through 0003" in output, output[-3000:]
+    assert live_release(vps) == live and rows(vps) == table
+    assert vps.check_output(psql("SELECT to_regclass('alembic_version') IS NULL")) == "t"
+    assert_no_rehearsal_left(vps)
+    assert read_note(internet, write_note(internet, "served throughout")) == "served throughout"
 
 
 def test_a_worker_that_cannot_start_refuses_the_release(vps, internet):

@@ -43,6 +43,14 @@ VPS itself; these read no configuration, so they work with backups off:
                     restored into a clean schema in one transaction and the
                     SQLite databases are replaced. Run with the app stopped.
 These take --data-dir PATH and --postgres-container NAME (empty: none).
+  rehearsal-start DIR --postgres-container NAME --name NAME --connection-file FILE
+                    a throwaway PostgreSQL (the live container's image) made
+                    for the connection string in FILE (its user, password,
+                    database, and host name on a new internal network),
+                    restored from DIR's dump: a release command can run
+                    against it before the live database.
+  rehearsal-stop --name NAME
+                    remove that container and network.
 
 `find` and `stage` take --from-another-vps: a snapshot taken on another
 machine (a VPS that replaced a dead one) or under another host name or stack.
@@ -1230,19 +1238,94 @@ def cmd_snapshot_restore(directory, kept, data_dir, postgres):
     return {"restored": restored, "time": record["time"], "migration": record.get("migration"), "kept": kept}
 
 
+# A rehearsal's throwaway PostgreSQL: how long it may take to start.
+REHEARSAL_POSTGRES_START = 120
+
+
+def rehearsal_start(directory, live, name, connection_file):
+    """A throwaway PostgreSQL restored from the snapshot's dump, alone on an
+    internal network `name`, made for the release's own connection string
+    (connection_file, a postgresql:// URL): its user, password and database,
+    answering under its host name there. Returns what was started and how
+    long the restore took; removes what it started when it fails."""
+    record = read_snapshot(directory)
+    if not record.get("postgres"):
+        raise Failure(f"the snapshot in {directory} holds no PostgreSQL dump to rehearse on")
+    try:
+        with open(connection_file) as handle:
+            url = urllib.parse.urlsplit(handle.read().strip())
+    except OSError as error:
+        raise Failure(f"the connection string {connection_file} cannot be read: {error}") from None
+    user, password = urllib.parse.unquote(url.username or ""), urllib.parse.unquote(url.password or "")
+    database, alias = urllib.parse.unquote(url.path.lstrip("/")) or user, url.hostname
+    if not (url.scheme.startswith("postgres") and user and password and alias):
+        raise Failure(f"{connection_file} is not a postgresql://user:password@host/database connection string")
+    inspected = docker("inspect", live)
+    if inspected.returncode != 0:
+        raise Failure(f"the PostgreSQL container {live}, whose image the rehearsal uses, is not there: "
+                      f"{inspected.stderr.strip()[-300:]}")
+    info = json.loads(inspected.stdout)[0]
+    rehearsal_stop(name)
+    started = time.monotonic()
+    try:
+        created = docker("network", "create", "--internal", "--label", f"{DRILL_LABEL}={name}", name)
+        if created.returncode != 0:
+            raise Failure(f"the rehearsal's network could not be created: {created.stderr.strip()[-300:]}")
+        argv = ["run", "--detach", "--name", name, "--label", f"{DRILL_LABEL}={name}", "--network", name,
+                "--network-alias", alias, "--env", f"POSTGRES_USER={user}", "--env", f"POSTGRES_DB={database}",
+                "--env", "POSTGRES_PASSWORD", "--memory", "1g", "--pids-limit", "256"]
+        if info["Config"].get("User"):
+            argv += ["--user", info["Config"]["User"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"]
+        # The password on no command line (ps shows those): docker passes
+        # the variable on from its own environment.
+        result = subprocess.run(["docker", *argv, info["Image"]], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "POSTGRES_PASSWORD": password}, check=False)
+        if result.returncode != 0:
+            raise Failure(f"the rehearsal's PostgreSQL did not start: {result.stderr.strip()[-500:]}")
+        deadline = time.monotonic() + REHEARSAL_POSTGRES_START
+        while docker("exec", name, "pg_isready", "--quiet", "--host=127.0.0.1", f"--username={user}",
+                     f"--dbname={database}", timeout=30).returncode != 0:
+            if time.monotonic() > deadline or docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
+                log = docker("logs", "--tail", "20", name)
+                raise Failure(f"the rehearsal's PostgreSQL did not start within {REHEARSAL_POSTGRES_START} s: "
+                              f"{(log.stdout + log.stderr).strip()[-800:]}")
+            time.sleep(0.5)
+        with open(os.path.join(directory, SNAPSHOT_DUMP), "rb") as source:
+            restored = docker("exec", "--interactive", name, "pg_restore", "--no-owner", "--no-privileges",
+                              "--exit-on-error", f"--username={user}", f"--dbname={database}", stdin=source)
+        if restored.returncode != 0:
+            raise Failure(f"pg_restore of the snapshot failed: {restored.stderr.decode(errors='replace').strip()[-1000:]}")
+    except BaseException:
+        rehearsal_stop(name)
+        raise
+    return {"container": name, "network": name, "alias": alias, "seconds": round(time.monotonic() - started, 1)}
+
+
+def rehearsal_stop(name):
+    """Remove a rehearsal's container and network, whichever exist."""
+    docker("rm", "--force", "--volumes", name)
+    docker("network", "rm", name)
+    return {"removed": name}
+
+
 def snapshot_main(command, args):
     """The snapshot commands: their own arguments, no configuration file."""
     parser = argparse.ArgumentParser(prog=f"backup {command}")
-    if command != "migration":
+    if command not in ("migration", "rehearsal-stop"):
         parser.add_argument("directory")
-    parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--postgres-container", default="")
+    if command.startswith("rehearsal-"):
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--postgres-container", required=command == "rehearsal-start")
+        parser.add_argument("--connection-file", required=command == "rehearsal-start")
+    else:
+        parser.add_argument("--data-dir", required=True)
+        parser.add_argument("--postgres-container", default="")
     if command == "snapshot":
         parser.add_argument("--labels", default="{}", metavar="JSON",
                             help="an object recorded in snapshot.json (the release, the release live then)")
     elif command == "migration":
         parser.add_argument("--record", metavar="DIR", help="the snapshot whose record gets it as migration_after")
-    else:
+    elif command == "snapshot-restore":
         parser.add_argument("--kept", required=True)
     options = parser.parse_args(args)
     try:
@@ -1258,6 +1341,11 @@ def snapshot_main(command, args):
                 record = read_snapshot(options.record)
                 record["migration_after"] = result["migration"]
                 write_record(options.record, record)
+        elif command == "rehearsal-start":
+            result = rehearsal_start(options.directory, options.postgres_container, options.name,
+                                     options.connection_file)
+        elif command == "rehearsal-stop":
+            result = rehearsal_stop(options.name)
         else:
             result = cmd_snapshot_restore(options.directory, options.kept, options.data_dir,
                                           options.postgres_container)
@@ -1272,7 +1360,7 @@ def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
         return 0 if len(argv) >= 2 else 2
-    if argv[1] in ("snapshot", "migration", "snapshot-restore"):
+    if argv[1] in ("snapshot", "migration", "snapshot-restore", "rehearsal-start", "rehearsal-stop"):
         return snapshot_main(argv[1], argv[2:])
     name = os.path.basename(argv[0]).removesuffix("-backup")
     config = load_config(os.environ.get("FLASK_VPS_BACKUP_CONFIG", CONFIG.format(name=name)))
