@@ -176,11 +176,15 @@ def ledger_lines(lines):
         except ValueError:
             continue
         changed = entry.get("changed")
+        snapshot, data = entry.get("snapshot") or {}, entry.get("data") or {}
         shown.append(" ".join(part for part in (
             entry.get("time", "?"), entry.get("action", "?"), entry.get("result", "?"),
             f"release {entry['release']}" if entry.get("release") else "",
             f"unit {entry['unit']}" if entry.get("unit") else "",
             f"changed: {', '.join(changed) or 'nothing'}" if changed is not None else "",
+            f"snapshot before its release command {snapshot.get('time')} (migration {snapshot.get('migration') or 'none'}"
+            f" -> {snapshot.get('migration_after') or 'none'})" if snapshot else "",
+            f"data back to {data.get('snapshot_time')} (migration {data.get('migration') or 'none'})" if data else "",
             f"by {entry['controller']}" if entry.get("controller") else "") if part))
     return shown
 

@@ -266,6 +266,18 @@ def _maintenance_and_pages(settings):
     if fallback is not None and keep is not None and not 0 <= fallback <= max(keep - 1, 1):
         errors.append(f"app_static_fallback_releases={fallback} is not allowed: a release's files are served only "
                       f"while it is kept (app_keep_releases={keep}); allowed are 0 to {max(keep - 1, 1)}.")
+    if settings["app_release_command_rehearsal"] is True:
+        # What the rehearsal needs (roles/app/tasks/rehearsal.yml).
+        command = settings["app_release_command"]
+        if not (command.strip() if isinstance(command, str) else command):
+            errors.append("app_release_command_rehearsal=true is not allowed without app_release_command: there "
+                          "is no release command to rehearse; allowed is false, or set app_release_command.")
+        if settings["app_postgres"] is not True:
+            errors.append("app_release_command_rehearsal=true is not allowed without app_postgres: the rehearsal "
+                          "restores the database's snapshot into a temporary PostgreSQL; allowed is false.")
+        if settings["app_fleet_hosts"]:
+            errors.append("app_release_command_rehearsal=true is not allowed in the multi-host layout: PostgreSQL "
+                          "is on the db host, where no snapshot is taken; allowed is false.")
     if settings["app_release_maintenance"] is True and settings["app_fleet_hosts"]:
         errors.append("app_release_maintenance=true is not allowed in the multi-host layout: the release command "
                       "runs on the first app host only; allowed is false (turn playbooks/maintenance.yml on "
@@ -615,9 +627,24 @@ def cross_role_errors(settings):
     return _ports(settings) + _backup_repository_outside_the_data(settings)
 
 
+# What Ansible reads as a boolean, as -e gives it (a string) or as JSON.
+BOOLEAN_WORDS = ("true", "false", "yes", "no", "on", "off", "1", "0")
+
+
+def rollback_input_errors(inputs):
+    """playbooks/rollback.yml's -e values ({with_data}), before any change:
+    with_data must be a boolean (-e with_data=true)."""
+    with_data = inputs.get("with_data", False)
+    if isinstance(with_data, bool) or str(with_data).strip().lower() in BOOLEAN_WORDS:
+        return []
+    return [(f"with_data={show(with_data)} is not allowed: allowed is true or false "
+             "(-e with_data=true rolls the database back with the code, with -e confirm=<the live release>).")]
+
+
 class FilterModule:
     def filters(self):
         return {
+            "rollback_input_errors": rollback_input_errors,
             "app_setting_errors": app_setting_errors,
             "app_job_calendar_errors": job_calendar_errors,
             "postgres_setting_errors": postgres_setting_errors,

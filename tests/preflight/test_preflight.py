@@ -272,6 +272,10 @@ BAD = [Case(*row) for row in [
      ["alerts_disk_usage_percent=150 is out of range: allowed is a whole number from 1 to 100"]),
     ("alerts-command-of-an-earlier-version", VALUES, "vps13", [ev(app_acme_notify_command="true")],
      ["app_acme_notify_command is no longer used; alerts_notify_command sends every alert"]),
+    # A rehearsal of the release command needs one, and PostgreSQL.
+    ("rehearsal-without-a-release-command", VALUES, "vps13",
+     [ev(app_release_command_rehearsal=True, app_postgres=True)],
+     ["app_release_command_rehearsal=true is not allowed without app_release_command"]),
     # Maintenance mode, error pages and the static fallback.
     ("maintenance-address-not-an-address", VALUES, "vps13", [ev(app_maintenance_allowed_addresses=["office"])],
      ['app_maintenance_allowed_addresses: "office" is not an address']),
@@ -598,6 +602,22 @@ def test_missing_sudo_is_ansibles_own_error(targets, run_playbook):
     after = target.snapshot()
     assert_refused_before_changes(run)
     assert "sudo: a password is required" in run.output, run
+    assert_unchanged(before, after, target.name)
+
+
+@pytest.mark.parametrize("with_data", ["with_data=maybe", ev(with_data=["true"])])
+def test_a_rollback_s_with_data_that_is_not_a_boolean_is_refused_before_any_change(targets, run_playbook, with_data):
+    """playbooks/rollback.yml's own input, refused by preflight's rollback
+    entry point before the rollback takes the deploy lock."""
+    target = targets["vps13"]
+    before = target.snapshot()
+    run = run_playbook("vps13", [with_data, "confirm=0123456789ab"], playbook="playbooks/rollback.yml")
+    after = target.snapshot()
+    assert_refused_before_changes(run)
+    assert run.failed_task == "Check the rollback's inputs", run
+    shown = '"maybe"' if with_data == "with_data=maybe" else '["true"]'
+    assert f"with_data={shown} is not allowed: allowed is true or false" in run.output, run
+    assert "Nothing was changed." in run.output, run
     assert_unchanged(before, after, target.name)
 
 

@@ -62,3 +62,14 @@ def test_the_ledger_reads_as_one_line_per_entry():
     assert filters.ledger_lines(lines) == [
         "2026-12-04T08:00:00Z deploy ok release abc changed: source by me@laptop",
         "2026-12-04T09:00:00Z unit failed unit shop-job-digest.service"]
+
+
+def test_the_ledger_names_the_snapshot_of_a_deploy_and_the_data_a_rollback_put_back():
+    lines = [json.dumps({"time": "2026-12-04T08:00:00Z", "action": "deploy", "result": "ok", "release": "abc",
+                         "snapshot": {"time": "2026-12-04T07:59:50Z", "migration": None, "migration_after": "0002"}}),
+             json.dumps({"time": "2026-12-04T09:00:00Z", "action": "rollback", "result": "ok", "release": "xyz",
+                         "data": {"snapshot_time": "2026-12-04T07:59:50Z", "migration": None, "kept": "/k"}})]
+    assert filters.ledger_lines(lines) == [
+        ("2026-12-04T08:00:00Z deploy ok release abc snapshot before its release command 2026-12-04T07:59:50Z "
+         "(migration none -> 0002)"),
+        "2026-12-04T09:00:00Z rollback ok release xyz data back to 2026-12-04T07:59:50Z (migration none)"]

@@ -102,9 +102,14 @@ def create_app(data_dir=None, instance_path=None):
         return jsonify(id=note_id, text=text)
 
     @app.cli.command("init-db")
-    def init_db():
+    @click.option("--schema-version", default=None,
+                  help="Record this revision in alembic_version, as an Alembic migration would.")
+    def init_db(schema_version):
         """Create the database schema (safe to run again)."""
         click.echo(f"database ready: {notes_store.create_schema()}")
+        if schema_version:
+            notes_store.set_schema_version(schema_version)
+            click.echo(f"schema version: {schema_version}")
 
     @app.cli.command("add-note")
     @click.argument("text")

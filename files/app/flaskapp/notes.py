@@ -45,6 +45,21 @@ class Notes:
         self._run(SCHEMA[self.kind])
         return self.kind if self.kind == "postgresql" else self.sqlite_path
 
+    def set_schema_version(self, version):
+        """Alembic's table of the schema's revision, with this one."""
+        self._run("CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+        self._run("DELETE FROM alembic_version")
+        self._run("INSERT INTO alembic_version (version_num) VALUES (:version)", version=version)
+
+    def schema_version(self):
+        """The revision in alembic_version, or None without the table."""
+        if self.kind == "sqlite":
+            found = self._run("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+        else:
+            found = self._run("SELECT to_regclass('alembic_version') IS NOT NULL")[0][0]
+        rows = self._run("SELECT version_num FROM alembic_version") if found else []
+        return rows[0][0] if rows else None
+
     def ready(self):
         """Whether the schema exists (init-db has run)."""
         if self.kind == "sqlite":

@@ -99,6 +99,18 @@ def test_cli_creates_the_schema_and_counts_notes(tmp_path):
     assert app.test_client().get("/api/notes").get_json() == {"count": 1}
 
 
+def test_init_db_records_a_schema_version_as_alembic_would(tmp_path):
+    app = flaskapp.create_app(data_dir=str(tmp_path))
+    runner = app.test_cli_runner()
+    store = flaskapp.Notes(None, str(tmp_path / "app.db"))
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    assert store.schema_version() is None
+    for version in ("0001", "0002"):
+        result = runner.invoke(args=["init-db", "--schema-version", version])
+        assert result.exit_code == 0 and f"schema version: {version}" in result.output
+        assert store.schema_version() == version
+
+
 def test_notes_are_written_and_read_over_http(tmp_path):
     app = flaskapp.create_app(data_dir=str(tmp_path))
     assert app.test_cli_runner().invoke(args=["init-db"]).exit_code == 0

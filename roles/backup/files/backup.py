@@ -25,6 +25,33 @@ Installed as /usr/local/sbin/<name>-backup; reads its settings from
                     to last-drill.json. Exits 1 when a check fails.
   restic ARGS...    restic itself with this stack's repository and password.
 
+Snapshots before a release command (the app role's migrations), kept on the
+VPS itself; these read no configuration, so they work with backups off:
+
+  snapshot DIR      a pg_dump -Fc of the database and consistent copies of the
+                    SQLite databases into DIR (root's alone), with
+                    DIR/snapshot.json: its time and the migration version
+                    (alembic_version) of the database it holds, and the
+                    --labels given (a JSON object). Prints that record, or
+                    {"snapshot": null} when there is no database.
+  migration         the live database's migration version, as JSON; with
+                    --record DIR, written to DIR/snapshot.json as the version
+                    after the release command.
+  snapshot-restore DIR --kept KEPT
+                    put the database back as DIR holds it: the live one is
+                    dumped (SQLite: copied) into KEPT first, then PostgreSQL is
+                    restored into a clean schema in one transaction and the
+                    SQLite databases are replaced. Run with the app stopped.
+These take --data-dir PATH and --postgres-container NAME (empty: none).
+  rehearsal-start DIR --postgres-container NAME --name NAME --connection-file FILE
+                    a throwaway PostgreSQL (the live container's image) made
+                    for the connection string in FILE (its user, password,
+                    database, and host name on a new internal network),
+                    restored from DIR's dump: a release command can run
+                    against it before the live database.
+  rehearsal-stop --name NAME
+                    remove that container and network.
+
 `find` and `stage` take --from-another-vps: a snapshot taken on another
 machine (a VPS that replaced a dead one) or under another host name or stack.
 
@@ -37,6 +64,7 @@ A failure prints what failed and the last good backup, and exits non-zero
 (the systemd unit is then failed, and OnFailure= notifies).
 """
 
+import argparse
 import contextlib
 import datetime
 import fcntl
@@ -1035,10 +1063,305 @@ def cmd_drill(config):
     return 0
 
 
+# Snapshots before a release command (`snapshot`, `migration`,
+# `snapshot-restore`): the stack's own, on the VPS, beside its releases.
+SNAPSHOT_RECORD = "snapshot.json"
+SNAPSHOT_DUMP = "postgres.dump"
+# Alembic's table of the revision the schema is at (several rows: branches).
+MIGRATION_TABLE = "alembic_version"
+MIGRATION_QUERY = f"SELECT version_num FROM {MIGRATION_TABLE} ORDER BY 1"
+SQLITE_MIGRATION = f"""
+import json, sqlite3, sys
+with sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True, timeout=60) as db:
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{MIGRATION_TABLE}'").fetchall()
+    rows = db.execute("{MIGRATION_QUERY}").fetchall() if found else None
+print(json.dumps(None if rows is None else [str(row[0]) for row in rows]))
+"""
+
+
+def migration_text(versions):
+    """A migration version as shown and recorded: the revisions joined by
+    commas, or None when the database has no migration table (or it is empty)."""
+    return ",".join(versions) if versions else None
+
+
+def postgres_migration(container):
+    """The revisions in the PostgreSQL database's alembic_version table
+    (search_path's schema), or None when it has no such table."""
+    script = ('psql --quiet --no-psqlrc --tuples-only --no-align --set=ON_ERROR_STOP=1'
+              ' --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" --command="$1"')
+    def psql(sql):
+        result = subprocess.run(["docker", "exec", container, "sh", "-c", script, "sh", sql],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise Failure(f"the migration version could not be read in {container}: {result.stderr.strip()[-500:]}")
+        return result.stdout.split()
+    if psql(f"SELECT to_regclass('{MIGRATION_TABLE}') IS NOT NULL") != ["t"]:
+        return None
+    return psql(MIGRATION_QUERY)
+
+
+def sqlite_migration(path, python=sys.executable):
+    """The revisions in a SQLite database's alembic_version table, or None.
+    Read by the database's owner, like the copies (copy_sqlite)."""
+    info = os.stat(path)
+    result = subprocess.run([python, "-c", SQLITE_MIGRATION, path], user=info.st_uid, group=info.st_gid,
+                            cwd="/", capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise Failure(f"the migration version of {path} could not be read: {result.stderr.strip()[-500:]}")
+    return json.loads(result.stdout)
+
+
+def database_migration(postgres, data_dir, databases):
+    """The migration version of the stack's database: PostgreSQL's when it
+    has the table, else the first SQLite database's (of `databases`, paths
+    relative to data_dir) that has one; None when none has."""
+    if postgres:
+        versions = postgres_migration(postgres)
+        if versions is not None:
+            return migration_text(versions)
+    for relative in databases:
+        versions = sqlite_migration(os.path.join(data_dir, relative))
+        if versions is not None:
+            return migration_text(versions)
+    return None
+
+
+def read_snapshot(directory):
+    """A snapshot's record, or a Failure that names what is missing."""
+    try:
+        with open(os.path.join(directory, SNAPSHOT_RECORD)) as handle:
+            record = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise Failure(f"there is no snapshot in {directory} ({error})") from None
+    missing = [name for name in ([record["postgres"]] if record.get("postgres") else [])
+               + [os.path.join("sqlite", db["path"]) for db in record.get("sqlite", [])]
+               if not os.path.isfile(os.path.join(directory, name))]
+    if missing:
+        raise Failure(f"the snapshot in {directory} lacks {', '.join(missing)}")
+    return record
+
+
+def write_record(directory, record):
+    path = os.path.join(directory, SNAPSHOT_RECORD)
+    with open(os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        json.dump(record, handle, indent=1, sort_keys=True)
+    os.replace(path + ".new", path)
+
+
+def cmd_snapshot(directory, data_dir, postgres, extra=None):
+    """A snapshot of the database into directory (replaced whole once
+    complete, so a failed one leaves the previous one): root's alone."""
+    databases = sqlite_databases(data_dir) if os.path.isdir(data_dir) else []
+    if not postgres and not databases:
+        return {"snapshot": None, "why": f"no PostgreSQL and no SQLite database in {data_dir}"}
+    directory = directory.rstrip("/")
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    os.chmod(parent, 0o700)
+    work = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
+    try:
+        started = time.time()
+        record = {"time": utc(started), "epoch": int(started), "postgres": None, "sqlite": [], **(extra or {})}
+        if postgres:
+            dump_postgres({"postgres_container": postgres}, os.path.join(work, SNAPSHOT_DUMP))
+            os.chmod(os.path.join(work, SNAPSHOT_DUMP), 0o600)
+            record["postgres"] = SNAPSHOT_DUMP
+        for relative in databases:
+            live = os.path.join(data_dir, relative)
+            dest = os.path.join(work, "sqlite", relative)
+            os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+            copy_sqlite(live, dest)
+            info = os.stat(live)
+            # Root's in the snapshot; its owner and mode come back with it.
+            os.chown(dest, 0, 0)
+            os.chmod(dest, 0o600)
+            record["sqlite"].append({"path": relative, "uid": info.st_uid, "gid": info.st_gid,
+                                     "mode": info.st_mode & 0o7777})
+        # PostgreSQL's read after its dump, SQLite's from the copies: nothing
+        # runs a migration while the snapshot is taken (the deploy lock).
+        record["migration"] = database_migration(postgres, os.path.join(work, "sqlite"), databases)
+        write_record(work, record)
+        if os.path.exists(directory):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old.", dir=parent)
+            os.rename(directory, os.path.join(old, "snapshot"))
+            os.rename(work, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(work, directory)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return {"snapshot": directory, **record}
+
+
+def cmd_snapshot_restore(directory, kept, data_dir, postgres):
+    """Put the database back as the snapshot holds it, the live one kept in
+    `kept` first. Everything is checked before the first change; PostgreSQL
+    goes back in one transaction (a failure leaves it as it was)."""
+    record = read_snapshot(directory)
+    if record.get("postgres") and not postgres:
+        raise Failure(f"the snapshot in {directory} holds a PostgreSQL dump and the stack has no PostgreSQL")
+    if postgres and not record.get("postgres"):
+        raise Failure(f"the snapshot in {directory} holds no PostgreSQL dump (it was taken without app_postgres)")
+    if os.path.exists(kept):
+        raise Failure(f"{kept} exists already: nothing was changed")
+    os.makedirs(kept, mode=0o700)
+    os.chmod(kept, 0o700)
+    restored = []
+    if postgres:
+        try:
+            dump_postgres({"postgres_container": postgres}, os.path.join(kept, SNAPSHOT_DUMP))
+            os.chmod(os.path.join(kept, SNAPSHOT_DUMP), 0o600)
+            restore_postgres({"postgres_container": postgres}, os.path.join(directory, SNAPSHOT_DUMP))
+        except Failure:
+            shutil.rmtree(kept, ignore_errors=True)  # nothing changed: nothing to keep
+            raise
+        restored.append("the PostgreSQL database")
+    for database in record.get("sqlite", []):
+        live = os.path.join(data_dir, database["path"])
+        if os.path.exists(live):
+            copy = os.path.join(kept, "sqlite", database["path"])
+            os.makedirs(os.path.dirname(copy), mode=0o700, exist_ok=True)
+            copy_sqlite(live, copy)
+        os.makedirs(os.path.dirname(live), exist_ok=True)
+        new = live + ".snapshot-restore"
+        shutil.copyfile(os.path.join(directory, "sqlite", database["path"]), new)
+        os.chown(new, database["uid"], database["gid"])
+        os.chmod(new, database["mode"])
+        # The old database's journal would be applied to the one put back.
+        for suffix in SQLITE_COMPANIONS:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(live + suffix)
+        os.replace(new, live)
+        restored.append(database["path"])
+    return {"restored": restored, "time": record["time"], "migration": record.get("migration"), "kept": kept}
+
+
+# A rehearsal's throwaway PostgreSQL: how long it may take to start.
+REHEARSAL_POSTGRES_START = 120
+
+
+def rehearsal_start(directory, live, name, connection_file):
+    """A throwaway PostgreSQL restored from the snapshot's dump, alone on an
+    internal network `name`, made for the release's own connection string
+    (connection_file, a postgresql:// URL): its user, password and database,
+    answering under its host name there. Returns what was started and how
+    long the restore took; removes what it started when it fails."""
+    record = read_snapshot(directory)
+    if not record.get("postgres"):
+        raise Failure(f"the snapshot in {directory} holds no PostgreSQL dump to rehearse on")
+    try:
+        with open(connection_file) as handle:
+            url = urllib.parse.urlsplit(handle.read().strip())
+    except OSError as error:
+        raise Failure(f"the connection string {connection_file} cannot be read: {error}") from None
+    user, password = urllib.parse.unquote(url.username or ""), urllib.parse.unquote(url.password or "")
+    database, alias = urllib.parse.unquote(url.path.lstrip("/")) or user, url.hostname
+    if not (url.scheme.startswith("postgres") and user and password and alias):
+        raise Failure(f"{connection_file} is not a postgresql://user:password@host/database connection string")
+    inspected = docker("inspect", live)
+    if inspected.returncode != 0:
+        raise Failure(f"the PostgreSQL container {live}, whose image the rehearsal uses, is not there: "
+                      f"{inspected.stderr.strip()[-300:]}")
+    info = json.loads(inspected.stdout)[0]
+    rehearsal_stop(name)
+    started = time.monotonic()
+    try:
+        created = docker("network", "create", "--internal", "--label", f"{DRILL_LABEL}={name}", name)
+        if created.returncode != 0:
+            raise Failure(f"the rehearsal's network could not be created: {created.stderr.strip()[-300:]}")
+        argv = ["run", "--detach", "--name", name, "--label", f"{DRILL_LABEL}={name}", "--network", name,
+                "--network-alias", alias, "--env", f"POSTGRES_USER={user}", "--env", f"POSTGRES_DB={database}",
+                "--env", "POSTGRES_PASSWORD", "--memory", "1g", "--pids-limit", "256"]
+        if info["Config"].get("User"):
+            argv += ["--user", info["Config"]["User"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"]
+        # The password on no command line (ps shows those): docker passes
+        # the variable on from its own environment.
+        result = subprocess.run(["docker", *argv, info["Image"]], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "POSTGRES_PASSWORD": password}, check=False)
+        if result.returncode != 0:
+            raise Failure(f"the rehearsal's PostgreSQL did not start: {result.stderr.strip()[-500:]}")
+        deadline = time.monotonic() + REHEARSAL_POSTGRES_START
+        while docker("exec", name, "pg_isready", "--quiet", "--host=127.0.0.1", f"--username={user}",
+                     f"--dbname={database}", timeout=30).returncode != 0:
+            if time.monotonic() > deadline or docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
+                log = docker("logs", "--tail", "20", name)
+                raise Failure(f"the rehearsal's PostgreSQL did not start within {REHEARSAL_POSTGRES_START} s: "
+                              f"{(log.stdout + log.stderr).strip()[-800:]}")
+            time.sleep(0.5)
+        with open(os.path.join(directory, SNAPSHOT_DUMP), "rb") as source:
+            restored = docker("exec", "--interactive", name, "pg_restore", "--no-owner", "--no-privileges",
+                              "--exit-on-error", f"--username={user}", f"--dbname={database}", stdin=source)
+        if restored.returncode != 0:
+            raise Failure(f"pg_restore of the snapshot failed: {restored.stderr.decode(errors='replace').strip()[-1000:]}")
+    except BaseException:
+        rehearsal_stop(name)
+        raise
+    return {"container": name, "network": name, "alias": alias, "seconds": round(time.monotonic() - started, 1)}
+
+
+def rehearsal_stop(name):
+    """Remove a rehearsal's container and network, whichever exist."""
+    docker("rm", "--force", "--volumes", name)
+    docker("network", "rm", name)
+    return {"removed": name}
+
+
+def snapshot_main(command, args):
+    """The snapshot commands: their own arguments, no configuration file."""
+    parser = argparse.ArgumentParser(prog=f"backup {command}")
+    if command not in ("migration", "rehearsal-stop"):
+        parser.add_argument("directory")
+    if command.startswith("rehearsal-"):
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--postgres-container", required=command == "rehearsal-start")
+        parser.add_argument("--connection-file", required=command == "rehearsal-start")
+    else:
+        parser.add_argument("--data-dir", required=True)
+        parser.add_argument("--postgres-container", default="")
+    if command == "snapshot":
+        parser.add_argument("--labels", default="{}", metavar="JSON",
+                            help="an object recorded in snapshot.json (the release, the release live then)")
+    elif command == "migration":
+        parser.add_argument("--record", metavar="DIR", help="the snapshot whose record gets it as migration_after")
+    elif command == "snapshot-restore":
+        parser.add_argument("--kept", required=True)
+    options = parser.parse_args(args)
+    try:
+        if command == "snapshot":
+            labels = json.loads(options.labels)
+            if not isinstance(labels, dict):
+                raise Failure(f"--labels {options.labels} is not a JSON object")
+            result = cmd_snapshot(options.directory, options.data_dir, options.postgres_container, labels)
+        elif command == "migration":
+            databases = sqlite_databases(options.data_dir) if os.path.isdir(options.data_dir) else []
+            result = {"migration": database_migration(options.postgres_container, options.data_dir, databases)}
+            if options.record:
+                record = read_snapshot(options.record)
+                record["migration_after"] = result["migration"]
+                write_record(options.record, record)
+        elif command == "rehearsal-start":
+            result = rehearsal_start(options.directory, options.postgres_container, options.name,
+                                     options.connection_file)
+        elif command == "rehearsal-stop":
+            result = rehearsal_stop(options.name)
+        else:
+            result = cmd_snapshot_restore(options.directory, options.kept, options.data_dir,
+                                          options.postgres_container)
+    except Failure as error:
+        print(f"{command} FAILED: {error}.", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__)
         return 0 if len(argv) >= 2 else 2
+    if argv[1] in ("snapshot", "migration", "snapshot-restore", "rehearsal-start", "rehearsal-stop"):
+        return snapshot_main(argv[1], argv[2:])
     name = os.path.basename(argv[0]).removesuffix("-backup")
     config = load_config(os.environ.get("FLASK_VPS_BACKUP_CONFIG", CONFIG.format(name=name)))
     config["repository_display"] = display(config["repository"])
