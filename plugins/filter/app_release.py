@@ -78,8 +78,32 @@ def failed_worker(worker_results):
     return ""
 
 
-def refusal(command_result, container, healthcheck_path, worker=""):
-    """Why a release was refused."""
+# The steps before the release command whose failure refuses the release
+# (tasks/start.yml's task names), and what the refusal says of each.
+STEP_REFUSALS = {
+    "Take a snapshot of the database":
+        "the snapshot of its database before the release command failed: {error}",
+    "Check the release command's rehearsal":
+        "its release command failed its rehearsal on a copy of the database, {msg}",
+    "Start a throwaway PostgreSQL from the snapshot":
+        "its release command could not be rehearsed: {error} (the live database was not touched)",
+}
+
+
+def step_error(failed_result, limit=600):
+    """A failed task's own words: its stderr, else its message, shortened."""
+    error = str(failed_result.get("stderr") or failed_result.get("msg") or "").strip()
+    return error if len(error) <= limit else error[:limit - 3].rstrip() + "..."
+
+
+def refusal(command_result, container, healthcheck_path, worker="", failed_task="", failed_result=None):
+    """Why a release was refused: a step before its release command
+    (failed_task, failed_result: Ansible's ansible_failed_task.name and
+    ansible_failed_result), its command, a worker, or its container."""
+    failed_result = failed_result or {}
+    if failed_task in STEP_REFUSALS:
+        return STEP_REFUSALS[failed_task].format(error=step_error(failed_result),
+                                                 msg=str(failed_result.get("msg", "")))
     command_result = command_result or {}
     if command_result.get("failed"):
         return f"its release command failed (exit code {command_result.get('rc', '?')})"

@@ -69,6 +69,25 @@ def test_refusal_reasons():
     assert filters.refusal({}, healthy, "/healthz", "mailer") == "its worker mailer is not running or not healthy"
 
 
+def test_refusal_by_a_step_before_the_release_command():
+    """The snapshot and the rehearsal refuse a release before its command
+    runs; any other failed task leaves the reason to the command and the
+    container."""
+    snapshot = filters.refusal({}, None, "/healthz", "", "Take a snapshot of the database",
+                               {"stderr": "  pg_dump: error: connection refused\n", "msg": "non-zero return code"})
+    assert snapshot == "the snapshot of its database before the release command failed: pg_dump: error: connection refused"
+    rehearsal = filters.refusal({}, None, "/healthz", "", "Check the release command's rehearsal",
+                                {"msg": "exit code 3; the live database was not touched"})
+    assert rehearsal == ("its release command failed its rehearsal on a copy of the database, "
+                         "exit code 3; the live database was not touched")
+    throwaway = filters.refusal(None, None, "/healthz", "", "Start a throwaway PostgreSQL from the snapshot",
+                                {"msg": "x" * 700})
+    assert throwaway.startswith("its release command could not be rehearsed: xxx")
+    assert throwaway.endswith("... (the live database was not touched)") and len(throwaway) < 700
+    assert filters.refusal({"failed": True, "rc": 3}, None, "/healthz", "", "Run the release command", {"rc": 3}) \
+        == "its release command failed (exit code 3)"
+
+
 def test_healthcheck_test_runs_a_string_in_a_shell():
     assert filters.healthcheck_test("test -f /data/x") == ["CMD-SHELL", "test -f /data/x"]
     assert filters.healthcheck_test(["flask", "check"]) == ["CMD", "flask", "check"]
