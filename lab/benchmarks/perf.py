@@ -24,7 +24,7 @@ Groups of figures (BENCH_ONLY, comma-separated; default all):
            a load balancer and a PostgreSQL host: a code-only rolling
            release (playbooks/deploy.yml) after one cold site.yml; its
            containers (bench-roll-*) are on the Docker network
-           bench-roll-net (172.30.88.0/24) with SSH on 127.0.0.1:18460-18479
+           bench-roll-net (10.177.88.0/24) with SSH on 127.0.0.1:18460-18479
 
 serving and push reuse the VPS the runs group leaves deployed (or deploy one).
 
@@ -77,7 +77,7 @@ PORT_BASE = 19000
 # The rolling group's containers: their own network, fixed addresses (each
 # host's vps_private_address) and SSH ports.
 ROLL_NETWORK = "bench-roll-net"
-ROLL_SUBNET = "172.30.88.0/24"
+ROLL_SUBNET = "10.177.88.0/24"
 ROLL_PORT_BASE = 18460
 WRK = "wrk -t2 -c16 -d10s --latency"
 

@@ -11,9 +11,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-LB = "172.30.77.10"
-WEB = {"fleet-web1": "172.30.77.11", "fleet-web2": "172.30.77.12"}
-DB = "172.30.77.13"
+LB = "10.177.77.10"
+WEB = {"fleet-web1": "10.177.77.11", "fleet-web2": "10.177.77.12"}
+DB = "10.177.77.13"
 INTERNET = "fleet-internet"
 NAME = "flask-vps.test"  # the load balancer's address in the test network's DNS
 SITE = f"https://{NAME}/api/client"

@@ -98,7 +98,7 @@ def test_an_upgrade_on_purpose_keeps_the_stack_running(host):
     try:
         # Straight to the host's nginx from the load balancer, the one
         # address its firewall lets in (HAProxy would hide the restart).
-        with Load("fleet-lb", url="http://172.30.77.12/healthz", host_header="flask-vps.test", clients=2,
+        with Load("fleet-lb", url="http://10.177.77.12/healthz", host_header="flask-vps.test", clients=2,
                   max_seconds=300) as load:
             rc, output = run_playbook("site.yml", extra_vars={"docker_version": "", "docker_upgrade": True},
                                       args=["--tags", "docker", "--limit", WEB2])

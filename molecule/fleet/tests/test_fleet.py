@@ -63,7 +63,7 @@ def test_the_site_answers_through_the_load_balancer_from_both_app_hosts(web, lb,
     for _ in range(10):
         body = get(internet, SITE)
         # nginx on the app host believes the load balancer's X-Forwarded-*.
-        assert (body["client"], body["scheme"], body["host"]) == ("172.30.77.20", "https", NAME), body
+        assert (body["client"], body["scheme"], body["host"]) == ("10.177.77.20", "https", NAME), body
     after = balancer(lb)
     assert all(after[name][0] == "UP" for name in WEB), after
     assert all(after[name][1] >= before[name][1] + 3 for name in WEB), (before, after)
