@@ -15,14 +15,15 @@ def state(vps):
     return {
         "image": inspect(vps, LIVE_APP)["Config"]["Image"],
         "secret": vps.check_output(f"docker exec {LIVE_APP} sha256sum /run/secrets/secret_key"),
+        # The stack's and the host's web front's (nginx's configuration).
         "files": vps.check_output(
-            "cd /srv/flaskapp && find . \\( -path ./postgres/data -o -path ./data/worker-heartbeat.json \\) -prune"
-            " -o -type f -print | sort | xargs sha256sum"),
+            "cd /srv && find flaskapp web-front \\( -path flaskapp/postgres/data"
+            " -o -path flaskapp/data/worker-heartbeat.json \\) -prune -o -type f -print | sort | xargs sha256sum"),
         # (PostgreSQL may still be starting after a reboot: wait for it.)
         "notes": vps.check_output(
             "for i in $(seq 60); do docker exec flaskapp-postgres pg_isready -q && break; sleep 1; done;"
             " docker exec flaskapp-postgres psql -tA -U app -d app -c 'SELECT id, text FROM notes ORDER BY id'"),
-        "compose": vps.check_output("docker compose --project-directory /srv/flaskapp ps --format '{{.Name}}'"),
+        "compose": vps.check_output("docker compose --project-directory /srv/web-front ps --format '{{.Name}}'"),
         "sysctl": vps.check_output("sysctl $(sed -n 's/=.*//p' /etc/sysctl.d/90-flask-vps.conf)"),
         # The same certificate served (no new one asked for), and kept.
         "certificate": vps.check_output(
