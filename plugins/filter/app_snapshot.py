@@ -51,6 +51,11 @@ def version(value):
     return value if value else "none"
 
 
+def outcome(refusal="", notice="", warning=""):
+    """rollback_data's answer: at most one of them is said."""
+    return {"refusal": refusal, "notice": notice, "warning": warning}
+
+
 def rollback_data(records, state):
     """What a rollback from state["live"] to state["target"] does with the
     data, from the releases' snapshot records ({release: record}):
@@ -73,28 +78,24 @@ def rollback_data(records, state):
                 f"(migration {version(snapshot.get('migration'))})")
     if state["with_data"]:
         if state["fleet"]:
-            return {"refusal": ("Rollback with data refused: the multi-host layout takes no snapshot before a "
+            return outcome(refusal=("Rollback with data refused: the multi-host layout takes no snapshot before a "
                                 "release command (PostgreSQL is on the db host); roll back the code alone, or "
-                                "restore a backup (playbooks/restore.yml). Nothing was changed."),
-                    "notice": "", "warning": ""}
+                                "restore a backup (playbooks/restore.yml). Nothing was changed."))
         if not snapshot:
-            return {"refusal": (f"Rollback with data refused: no snapshot of {app}'s database was taken before "
+            return outcome(refusal=(f"Rollback with data refused: no snapshot of {app}'s database was taken before "
                                 f"release {live}'s release command (no release command or no database then, a "
                                 "deploy by an older flask-vps, or a failed snapshot): there is nothing to put back. "
                                 "Roll back the code alone, or restore a backup (playbooks/restore.yml). "
-                                "Nothing was changed."),
-                    "notice": "", "warning": ""}
+                                "Nothing was changed."))
         before = snapshot.get("live") or ""
         if before and before != target:
-            return {"refusal": (f"Rollback with data refused: the snapshot taken before release {live}'s release "
+            return outcome(refusal=(f"Rollback with data refused: the snapshot taken before release {live}'s release "
                                 f"command holds the data release {before} ran with, not release {target}'s: roll "
-                                f"back to {before} (-e release={before}). Nothing was changed."),
-                    "notice": "", "warning": ""}
+                                f"back to {before} (-e release={before}). Nothing was changed."))
         if str(state["confirm"]) != live:
-            return {"refusal": (f"Rollback with data refused: {lost}. To go ahead, add -e confirm={live} (the "
-                                f"release rolled back from). Nothing was changed."),
-                    "notice": "", "warning": ""}
-        return {"refusal": "", "notice": f"Rolling back {app}'s data with its code: {lost}.", "warning": ""}
+            return outcome(refusal=(f"Rollback with data refused: {lost}. To go ahead, add -e confirm={live} (the "
+                                f"release rolled back from). Nothing was changed."))
+        return outcome(notice=f"Rolling back {app}'s data with its code: {lost}.")
     expected, known = None, False
     own = records.get(target) or {}
     if "migration_after" in own:
@@ -103,14 +104,14 @@ def rollback_data(records, state):
         expected, known = snapshot.get("migration"), True
     current = state.get("live_migration") or {}
     if not known or "migration" not in current or current["migration"] == expected:
-        return {"refusal": "", "notice": "", "warning": ""}
+        return outcome()
     advice = (f"roll back with the data instead (-e with_data=true -e confirm={live}): {lost}" if snapshot else
               f"no snapshot of release {live} can take the data back; restore a backup (playbooks/restore.yml) if "
               "it must go back")
-    return {"refusal": "", "notice": "", "warning": (
+    return outcome(warning=(
         f"The database of {app} is at migration {version(current['migration'])}, newer than release {target}'s "
         f"code, which ran with migration {version(expected)}: the code goes back, the data stays as it is. If "
-        f"release {target} cannot work with it, {advice}.")}
+        f"release {target} cannot work with it, {advice}."))
 
 
 class FilterModule:

@@ -908,6 +908,44 @@ def count_mismatches(recorded, restored):
             for table, rows in sorted(recorded.items()) if restored.get(table) != rows]
 
 
+def start_throwaway_postgres(info, name, user, password, database, whose, start_limit, options):
+    """Start a throwaway PostgreSQL of the image of the live container
+    (inspected: info) with its container user and no privileges, plus the
+    docker run options given (label, network, bounds), and wait until it
+    answers; `whose` names it in a failure ("the drill's"). The caller
+    removes it, whatever happens."""
+    argv = ["run", "--detach", "--name", name, *options, "--pids-limit", "256",
+            "--env", f"POSTGRES_USER={user}", "--env", f"POSTGRES_DB={database}", "--env", "POSTGRES_PASSWORD"]
+    if info["Config"].get("User"):
+        argv += ["--user", info["Config"]["User"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"]
+    # The password on no command line (ps shows those): docker passes the
+    # variable on from its own environment. Not --rm: a container that dies
+    # on its start keeps its log for the message.
+    started = subprocess.run(["docker", *argv, info["Image"]], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "POSTGRES_PASSWORD": password}, check=False)
+    if started.returncode != 0:
+        raise Failure(f"{whose} PostgreSQL did not start: {started.stderr.strip()[-500:]}")
+    # Over TCP: the image's first start serves on its socket only, until the
+    # user and the database exist.
+    deadline = time.monotonic() + start_limit
+    while docker("exec", name, "pg_isready", "--quiet", "--host=127.0.0.1", f"--username={user}",
+                 f"--dbname={database}", timeout=30).returncode != 0:
+        if time.monotonic() > deadline or docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
+            log = docker("logs", "--tail", "20", name)
+            raise Failure(f"{whose} PostgreSQL did not start within {start_limit} s: "
+                          f"{(log.stdout + log.stderr).strip()[-800:]}")
+        time.sleep(0.5)
+
+
+def restore_into_throwaway(name, user, database, dump, what):
+    """pg_restore of a custom-format dump into a throwaway PostgreSQL."""
+    with open(dump, "rb") as source:
+        restored = docker("exec", "--interactive", name, "pg_restore", "--no-owner", "--no-privileges",
+                          "--exit-on-error", f"--username={user}", f"--dbname={database}", stdin=source)
+    if restored.returncode != 0:
+        raise Failure(f"pg_restore of {what} failed: {restored.stderr.decode(errors='replace').strip()[-1000:]}")
+
+
 def drill_postgres(config, dump, recorded):
     """pg_restore of the dump into a temporary container of the live one's
     image (same user, database and container user; no network, bounded
@@ -924,32 +962,12 @@ def drill_postgres(config, dump, recorded):
     database = env.get("POSTGRES_DB", user)
     bounds = drill_settings(config)
     name = f"{config['name']}-backup-drill-{secrets.token_hex(4)}"
-    argv = ["run", "--detach", "--name", name, "--label", f"{DRILL_LABEL}={config['state_dir']}",
-            "--network", "none", "--memory", bounds["memory"], "--cpus", bounds["cpus"], "--pids-limit", "256",
-            "--env", f"POSTGRES_USER={user}", "--env", f"POSTGRES_DB={database}",
-            "--env", f"POSTGRES_PASSWORD={secrets.token_hex(16)}"]
-    if info["Config"].get("User"):
-        argv += ["--user", info["Config"]["User"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"]
-    # Not --rm: a container that dies on its start keeps its log for the message.
     try:
-        started = docker(*argv, info["Image"], timeout=120)
-        if started.returncode != 0:
-            raise Failure(f"the drill's PostgreSQL container did not start: {started.stderr.strip()[-500:]}")
-        # Over TCP: the image's first start serves on its socket only, until
-        # the user and the database exist.
-        deadline = time.monotonic() + DRILL_POSTGRES_START
-        while docker("exec", name, "pg_isready", "--quiet", "--host=127.0.0.1", f"--username={user}",
-                     f"--dbname={database}", timeout=30).returncode != 0:
-            if time.monotonic() > deadline or docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
-                log = docker("logs", "--tail", "20", name)
-                raise Failure(f"the drill's PostgreSQL did not start within {DRILL_POSTGRES_START} s: "
-                              f"{(log.stdout + log.stderr).strip()[-800:]}")
-            time.sleep(1)
-        with open(dump, "rb") as source:
-            restored = docker("exec", "--interactive", name, "pg_restore", "--no-owner", "--no-privileges",
-                              "--exit-on-error", f"--username={user}", f"--dbname={database}", stdin=source)
-        if restored.returncode != 0:
-            raise Failure(f"pg_restore of the dump failed: {restored.stderr.decode(errors='replace').strip()[-1000:]}")
+        start_throwaway_postgres(
+            info, name, user, secrets.token_hex(16), database, "the drill's", DRILL_POSTGRES_START,
+            ["--label", f"{DRILL_LABEL}={config['state_dir']}", "--network", "none",
+             "--memory", bounds["memory"], "--cpus", bounds["cpus"]])
+        restore_into_throwaway(name, user, database, dump, "the dump")
         tables = sorted(recorded)
         if not tables:
             return {}
@@ -1271,30 +1289,10 @@ def rehearsal_start(directory, live, name, connection_file):
         created = docker("network", "create", "--internal", "--label", f"{DRILL_LABEL}={name}", name)
         if created.returncode != 0:
             raise Failure(f"the rehearsal's network could not be created: {created.stderr.strip()[-300:]}")
-        argv = ["run", "--detach", "--name", name, "--label", f"{DRILL_LABEL}={name}", "--network", name,
-                "--network-alias", alias, "--env", f"POSTGRES_USER={user}", "--env", f"POSTGRES_DB={database}",
-                "--env", "POSTGRES_PASSWORD", "--memory", "1g", "--pids-limit", "256"]
-        if info["Config"].get("User"):
-            argv += ["--user", info["Config"]["User"], "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"]
-        # The password on no command line (ps shows those): docker passes
-        # the variable on from its own environment.
-        result = subprocess.run(["docker", *argv, info["Image"]], capture_output=True, text=True, timeout=120,
-                                env={**os.environ, "POSTGRES_PASSWORD": password}, check=False)
-        if result.returncode != 0:
-            raise Failure(f"the rehearsal's PostgreSQL did not start: {result.stderr.strip()[-500:]}")
-        deadline = time.monotonic() + REHEARSAL_POSTGRES_START
-        while docker("exec", name, "pg_isready", "--quiet", "--host=127.0.0.1", f"--username={user}",
-                     f"--dbname={database}", timeout=30).returncode != 0:
-            if time.monotonic() > deadline or docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() != "true":
-                log = docker("logs", "--tail", "20", name)
-                raise Failure(f"the rehearsal's PostgreSQL did not start within {REHEARSAL_POSTGRES_START} s: "
-                              f"{(log.stdout + log.stderr).strip()[-800:]}")
-            time.sleep(0.5)
-        with open(os.path.join(directory, SNAPSHOT_DUMP), "rb") as source:
-            restored = docker("exec", "--interactive", name, "pg_restore", "--no-owner", "--no-privileges",
-                              "--exit-on-error", f"--username={user}", f"--dbname={database}", stdin=source)
-        if restored.returncode != 0:
-            raise Failure(f"pg_restore of the snapshot failed: {restored.stderr.decode(errors='replace').strip()[-1000:]}")
+        start_throwaway_postgres(
+            info, name, user, password, database, "the rehearsal's", REHEARSAL_POSTGRES_START,
+            ["--label", f"{DRILL_LABEL}={name}", "--network", name, "--network-alias", alias, "--memory", "1g"])
+        restore_into_throwaway(name, user, database, os.path.join(directory, SNAPSHOT_DUMP), "the snapshot")
     except BaseException:
         rehearsal_stop(name)
         raise
